@@ -1,0 +1,157 @@
+"""The metadata database: uploads, raw files, entries with their search columns, and archives.
+
+The ``entries`` table is kept narrow (only scalar search columns) so that scans and counts over
+millions of rows stay fast; each entry's full processed JSON lives in ``archives`` beside it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UploadRow(Base):
+    __tablename__ = "uploads"
+
+    upload_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    authors: Mapped[list] = mapped_column(JSON, default=list)
+    license: Mapped[str] = mapped_column(String(64), default="CC-BY-4.0")
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    references: Mapped[list] = mapped_column(JSON, default=list)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RawFileRow(Base):
+    """A raw file kept in the file store; ``reader`` is None for files no reader matched."""
+
+    __tablename__ = "raw_files"
+
+    upload_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("uploads.upload_id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    reader: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class EntryRow(Base):
+    __tablename__ = "entries"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(String(32), unique=True)
+    upload_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("uploads.upload_id", ondelete="CASCADE"), index=True
+    )
+    mainfile: Mapped[str] = mapped_column(String(1024))
+    child_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    parser: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # material
+    formula_hill: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    formula_reduced: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
+    formula_anonymous: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    elements: Mapped[str | None] = mapped_column(String(512), nullable=True)  # "Al,Ga,O"
+    el_lo: Mapped[int] = mapped_column(BigInteger, default=0)
+    el_hi: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_elements: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    n_sites: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    space_group_number: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    space_group_symbol: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    crystal_system: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    bravais_lattice: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    point_group: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    dimensionality: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # method
+    program_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    method_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    xc_functional: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # properties, SI
+    total_energy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    energy_per_atom: Mapped[float | None] = mapped_column(Float, nullable=True)
+    formation_energy_per_atom: Mapped[float | None] = mapped_column(
+        Float, nullable=True, index=True
+    )
+    band_gap: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    band_gap_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    max_force: Mapped[float | None] = mapped_column(Float, nullable=True)
+    magnetic_moment: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class EntryElementRow(Base):
+    """One row per (element, entry): serves element terms aggregations from an index."""
+
+    __tablename__ = "entry_elements"
+
+    element: Mapped[str] = mapped_column(String(3), primary_key=True)
+    entry_pk: Mapped[int] = mapped_column(
+        Integer, ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True
+    )
+    __table_args__ = (Index("ix_entry_elements_entry", "entry_pk"),)
+
+
+class ArchiveRow(Base):
+    """The full processed entry as JSON, kept beside its index row."""
+
+    __tablename__ = "archives"
+
+    entry_pk: Mapped[int] = mapped_column(
+        Integer, ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[str] = mapped_column(Text)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-200000")  # 200 MB page cache
+    cursor.execute("PRAGMA mmap_size=1073741824")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and its folder is created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_db(engine: Engine) -> None:
+    """Create missing tables; existing data are left alone."""
+    Base.metadata.create_all(engine)

@@ -1,0 +1,19 @@
+"""Stable ids: the same inputs always give the same id, so re-runs are idempotent."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+
+def _hash(*parts: str) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return base64.b32encode(digest[:18]).decode().lower()  # 28 characters, URL safe
+
+
+def upload_id(name: str) -> str:
+    return _hash("upload", name)
+
+
+def entry_id(upload: str, mainfile: str, child_key: str | None = None) -> str:
+    return _hash("entry", upload, mainfile, child_key or "")

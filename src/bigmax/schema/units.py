@@ -1,0 +1,83 @@
+"""Unit handling at the edges: everything is stored in SI, pint converts on the way in and out."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pint
+
+ureg = pint.UnitRegistry()
+# Spellings found in real tables (SISSO, Kaggle): map them onto pint units.
+ureg.define("AA = angstrom")
+ureg.define("Ang = angstrom")
+ureg.define("eV_IP = electron_volt")
+ureg.define("nuc_charge = [] = elementary_charge_number")
+ureg.define("atom = [] ")
+
+#: Storage unit of each physical dimension we keep.
+SI_UNITS = {
+    "energy": "J",
+    "length": "m",
+    "force": "N",
+    "pressure": "Pa",
+    "magnetic_moment": "A*m**2",
+}
+
+
+class UnitError(ValueError):
+    """A unit string that pint does not know, or one of the wrong dimension."""
+
+
+@lru_cache(maxsize=512)
+def _factor(unit: str, target: str) -> float:
+    try:
+        return float(ureg.Quantity(1.0, unit).to(target).magnitude)
+    except pint.errors.UndefinedUnitError as err:
+        raise UnitError(f"unknown unit {unit!r}") from err
+    except pint.errors.DimensionalityError as err:
+        raise UnitError(f"unit {unit!r} cannot be converted to {target!r}") from err
+    except Exception as err:  # pint raises many kinds on garbage strings
+        raise UnitError(f"cannot read unit {unit!r}: {err}") from err
+
+
+def convert(value, unit: str, target: str):
+    """Convert a number or numpy array from ``unit`` to ``target``."""
+    if unit == target:
+        return value
+    return value * _factor(unit, target)
+
+
+def to_si(value, unit: str):
+    """Convert ``value`` in ``unit`` to the SI base unit of its dimension; returns (value, si_unit)."""
+    si = si_unit_of(unit)
+    return convert(value, unit, si), si
+
+
+@lru_cache(maxsize=512)
+def si_unit_of(unit: str) -> str:
+    """The SI (base-unit) spelling of ``unit``, e.g. 'eV' -> 'kilogram * meter ** 2 / second ** 2'."""
+    try:
+        q = ureg.Quantity(1.0, unit)
+    except Exception as err:
+        raise UnitError(f"cannot read unit {unit!r}: {err}") from err
+    for si in SI_UNITS.values():
+        if q.check(ureg.Quantity(1.0, si).dimensionality):
+            return si
+    return f"{q.to_base_units().units:~}" or "1"
+
+
+def parse_quantity(text: str, target: str) -> float:
+    """Parse '1.5 eV' (or a bare number, taken as ``target``) into a float in ``target``."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        q = ureg.Quantity(text)
+    except Exception as err:
+        raise UnitError(f"cannot read quantity {text!r}: {err}") from err
+    try:
+        return float(q.to(target).magnitude)
+    except pint.errors.DimensionalityError as err:
+        raise UnitError(f"{text!r} cannot be converted to {target!r}") from err
