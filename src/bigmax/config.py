@@ -1,4 +1,7 @@
-"""Settings from the environment: BIGMAX_HOME, BIGMAX_DATABASE_URL, BIGMAX_FILES_URL, BIGMAX_SYMPREC."""
+"""Settings from the environment.
+
+BIGMAX_HOME, BIGMAX_DATABASE_URL, BIGMAX_FILES_URL and BIGMAX_SYMPREC; see docs/configuration.md.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.database_url:
-            url = os.environ.get("BIGMAX_DATABASE_URL") or f"sqlite:///{self.home / 'bigmax.sqlite'}"
+            url = (
+                os.environ.get("BIGMAX_DATABASE_URL") or f"sqlite:///{self.home / 'bigmax.sqlite'}"
+            )
             object.__setattr__(self, "database_url", url)
         if not self.files_url:
             url = os.environ.get("BIGMAX_FILES_URL") or str(self.home / "files")

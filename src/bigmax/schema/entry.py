@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import Field
 
@@ -12,7 +12,7 @@ from bigmax.schema.provenance import Provenance
 from bigmax.schema.results import Results
 
 
-class EntryState(str, Enum):
+class EntryState(StrEnum):
     PROCESSING = "processing"
     SUCCESS = "success"
     FAILED = "failed"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import Field
 
 from bigmax.schema.base import Section
 
 
-class MethodType(str, Enum):
+class MethodType(StrEnum):
     DFT = "DFT"
     GW = "GW"
     FORCE_FIELD = "force field"

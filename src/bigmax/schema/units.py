@@ -48,14 +48,14 @@ def convert(value, unit: str, target: str):
 
 
 def to_si(value, unit: str):
-    """Convert ``value`` in ``unit`` to the SI base unit of its dimension; returns (value, si_unit)."""
+    """Convert ``value`` in ``unit`` to SI; returns (value, si_unit)."""
     si = si_unit_of(unit)
     return convert(value, unit, si), si
 
 
 @lru_cache(maxsize=512)
 def si_unit_of(unit: str) -> str:
-    """The SI (base-unit) spelling of ``unit``, e.g. 'eV' -> 'kilogram * meter ** 2 / second ** 2'."""
+    """The SI unit we store ``unit`` in, e.g. 'eV' -> 'J'."""
     try:
         q = ureg.Quantity(1.0, unit)
     except Exception as err:
