@@ -5,6 +5,7 @@
 #   scripts/postgres.sh start     create .pgdata/ on first use and start the server (idempotent)
 #   scripts/postgres.sh url       print the URL of the `bigmax` database
 #   scripts/postgres.sh stop      stop the server (fine when it is not running)
+#   scripts/postgres.sh remove    stop the server and delete its data folder
 #
 # The server listens on 127.0.0.1 only, on the first free port from 55439, with its unix socket
 # in the data folder. The role `bigmax` (LOGIN, CREATEDB, not a superuser) connects over
@@ -139,6 +140,11 @@ stop() {
     fi
 }
 
+remove() {
+    stop
+    rm -rf "$PGDATA"
+}
+
 url() {
     [[ -f "$PGDATA/bigmax.port" ]] || die "not started yet: run scripts/postgres.sh start"
     echo "postgresql://bigmax@127.0.0.1:$(cat "$PGDATA/bigmax.port")/bigmax"
@@ -147,9 +153,12 @@ url() {
 cmd=${1:-}
 case "$cmd" in
     install) install_server; exit ;;
-    start | stop | url) ;;
-    *) die "usage: scripts/postgres.sh install|start|stop|url" ;;
+    start | stop | url | remove) ;;
+    *) die "usage: scripts/postgres.sh install|start|stop|url|remove" ;;
 esac
-BIN=$(bindir) || die "no PostgreSQL server found: run scripts/postgres.sh install"
+if ! BIN=$(bindir); then
+    [[ "$cmd" == stop || "$cmd" == remove ]] && exit 0
+    die "no PostgreSQL server found: run scripts/postgres.sh install"
+fi
 PGDATA=$(datadir)
 "$cmd"

@@ -1,0 +1,49 @@
+# make run: a working archive with the demo data.  make test: lint and the whole test suite.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+# The first python3 that is 3.11 or newer.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $$p && break; done)
+VENV := .venv
+STAMP := $(VENV)/.installed
+# The main job; it becomes `$(VENV)/bin/bigmax serve --demo` once the server exists.
+RUN := $(VENV)/bin/bigmax demo && $(VENV)/bin/bigmax uploads
+# pytest options, e.g. make test PYTEST_ARGS="-x -k doctor"
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test lint schema clean
+
+help:
+	@echo "make run     ingest the demo data into BIGMAX_HOME and list the uploads"
+	@echo "make test    ruff and the whole test suite, on SQLite and a throwaway PostgreSQL"
+	@echo "make lint    ruff only"
+	@echo "make schema  regenerate docs/schema/*.json from bigmax.schema"
+	@echo "make venv    create .venv (re-installs when pyproject.toml changes)"
+	@echo "make clean   remove .venv, the test database and caches"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "BigMax needs Python 3.11 or newer (python3.11 on PATH)"; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: venv
+	$(RUN)
+
+test: venv
+	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test.sh
+
+lint: venv
+	$(VENV)/bin/ruff check src tests $(wildcard benchmarks)
+
+schema: venv
+	$(VENV)/bin/python scripts/export_schema.py
+
+clean:
+	scripts/postgres.sh remove
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
