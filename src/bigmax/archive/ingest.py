@@ -100,6 +100,7 @@ def ingest(
     license: str = "CC-BY-4.0",
     comment: str | None = None,
     references: list[str] | None = None,
+    batch_entries: int = BATCH_ENTRIES,
 ) -> IngestReport:
     """Ingest files, folders and zip files into one upload named ``upload``."""
     started = time.perf_counter()
@@ -122,7 +123,7 @@ def ingest(
         with ExitStack() as stack:
             sources = _collect(paths, report, stack)
             tasks = list(_plan(engine, store, report, sources, settings.symprec))
-            _run(engine, tasks, report, jobs, progress, len(sources))
+            _run(engine, tasks, report, jobs, progress, len(sources), batch_entries)
     finally:
         if own_engine:
             engine.dispose()
@@ -225,11 +226,11 @@ def _plan(engine, store: FileStore, report: IngestReport, sources, symprec) -> I
         )
 
 
-def _run(engine, tasks: list[_Task], report, jobs: int, progress, total: int) -> None:
+def _run(engine, tasks: list[_Task], report, jobs: int, progress, total: int, batch: int) -> None:
     done = report.files_skipped
     if progress:
         progress(done, total)
-    batch: list[_FileResult] = []
+    batch_size, batch = batch, []
     pending = 0
     with ExitStack() as stack:
         if jobs > 1 and len(tasks) > 1:
@@ -240,7 +241,7 @@ def _run(engine, tasks: list[_Task], report, jobs: int, progress, total: int) ->
         for result in results:
             batch.append(result)
             pending += len(result.rows)
-            if pending >= BATCH_ENTRIES:
+            if pending >= batch_size:
                 _write(engine, batch, report)
                 done += len(batch)
                 batch, pending = [], 0

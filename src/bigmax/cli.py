@@ -1,0 +1,364 @@
+"""The ``bigmax`` command. Each subcommand hands off to the library; errors are one clear line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import lzma
+import os
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bigmax.config import get_settings
+
+app = typer.Typer(
+    help="BigMax: a FAIR archive and AI toolkit for materials science.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DEMO_UPLOADS = {"nomad2018": "demo-nomad2018", "octet": "demo-octet-binaries"}
+
+
+def _friendly(func):
+    """Turn expected failures into one red line and exit status 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except (ValueError, LookupError, OSError) as err:
+            err_console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(1) from None
+        except Exception as err:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if isinstance(err, SQLAlchemyError):
+                msg = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+                err_console.print(
+                    f"[red]database error:[/red] {msg}\nrun 'bigmax doctor' to check the setup"
+                )
+                raise typer.Exit(1) from None
+            if os.environ.get("BIGMAX_DEBUG"):
+                raise
+            err_console.print(
+                f"[red]internal error:[/red] {type(err).__name__}: {err}\n"
+                "set BIGMAX_DEBUG=1 to see the traceback, and please report it"
+            )
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _engine():
+    from bigmax.archive.db import init_db, make_engine
+
+    engine = make_engine(get_settings().database_url)
+    init_db(engine)
+    return engine
+
+
+def _ingest_with_progress(paths: list[Path], upload: str | None, jobs: int):
+    from bigmax.archive.ingest import ingest
+
+    with Progress(
+        TextColumn("[bold]ingest[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task(upload or paths[0].name, total=None)
+        return ingest(
+            paths,
+            upload=upload,
+            jobs=jobs,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+
+
+def _print_report(report) -> None:
+    console.print(
+        f"upload [bold]{report.upload_name}[/bold] ({report.upload_id}): "
+        f"{report.files} files, {report.files_skipped} unchanged, {report.raw_only} kept as raw "
+        f"data; {report.entries} new entries, {report.failed} failed "
+        f"({report.entries_per_second:.0f} entries/s)"
+    )
+    for msg in report.rejected:
+        err_console.print(f"[yellow]rejected:[/yellow] {msg}")
+
+
+@app.command("ingest")
+@_friendly
+def ingest_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or zip files")],
+    upload: Annotated[
+        str | None, typer.Option(help="Upload name (default: first path's name)")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel parser processes")] = 1,
+) -> None:
+    """Ingest raw files into an upload: parse, normalize, index. Re-runs add nothing."""
+    report = _ingest_with_progress(paths, upload, jobs)
+    _print_report(report)
+
+
+def _parse_query(query: str | None) -> dict | None:
+    if query is None or query.strip() in ("", "-"):
+        return None
+    try:
+        parsed = json.loads(query)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"the query is not valid JSON ({err.msg} at character {err.pos}); "
+            'example: \'{"elements:all": ["Ga", "O"], "band_gap": {"gte": "2 eV"}}\''
+        ) from None
+    if not isinstance(parsed, dict):
+        raise ValueError("the query must be a JSON object, e.g. '{\"n_elements\": 3}'")
+    return parsed
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+@app.command("search")
+@_friendly
+def search_cmd(
+    query: Annotated[
+        str | None, typer.Argument(help='JSON query, e.g. \'{"elements:all":["O"]}\'')
+    ] = None,
+    filter: Annotated[str | None, typer.Option("--filter", "-f", help="OPTIMADE filter")] = None,
+    output: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    page_size: Annotated[int, typer.Option(min=1, max=10000)] = 20,
+    order_by: Annotated[str, typer.Option(help="Field to sort by")] = "entry_id",
+    desc: Annotated[bool, typer.Option("--desc", help="Sort descending")] = False,
+    after: Annotated[str | None, typer.Option(help="Cursor from the previous page")] = None,
+    fields: Annotated[str | None, typer.Option(help="Comma-separated fields to show")] = None,
+    terms: Annotated[list[str] | None, typer.Option(help="Terms aggregation on a field")] = None,
+    histogram: Annotated[
+        list[str] | None, typer.Option(help="FIELD:BUCKETS histogram, e.g. band_gap:20")
+    ] = None,
+) -> None:
+    """Search entries with a JSON query and/or an OPTIMADE filter."""
+    from bigmax.search import search
+
+    if output not in ("table", "json", "csv"):
+        raise ValueError(f"--format must be table, json or csv, not {output!r}")
+    aggs: dict[str, dict] = {}
+    for name in terms or []:
+        aggs[f"terms:{name}"] = {"terms": {"quantity": name}}
+    for spec in histogram or []:
+        name, _, buckets = spec.partition(":")
+        if buckets and not buckets.isdigit():
+            raise ValueError(f"--histogram {spec!r}: expected FIELD:BUCKETS with an integer")
+        aggs[f"histogram:{name}"] = {"histogram": {"quantity": name, "buckets": int(buckets or 20)}}
+    result = search(
+        _engine(),
+        _parse_query(query),
+        filter=filter,
+        order_by=order_by,
+        order="desc" if desc else "asc",
+        page_size=page_size,
+        page_after_value=after,
+        required=fields.split(",") if fields else None,
+        aggregations=aggs or None,
+    )
+    if output == "json":
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    columns = list(result.data[0]) if result.data else (fields.split(",") if fields else [])
+    if output == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        for row in result.data:
+            writer.writerow([_cell(row.get(c)) for c in columns])
+        return
+    table = Table(title=f"{result.total} entries match" if result.total is not None else None)
+    for c in columns:
+        table.add_column(c)
+    for row in result.data:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    console.print(table)
+    for name, agg in (result.aggregations or {}).items():
+        console.print(f"[bold]{name}[/bold]: {json.dumps(agg, default=str)}")
+    if result.next_page_after_value:
+        console.print(f"next page: --after '{result.next_page_after_value}'")
+
+
+@app.command("show")
+@_friendly
+def show_cmd(
+    entry_id: Annotated[str, typer.Argument(help="Entry id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole entry as JSON")] = False,
+) -> None:
+    """Show one entry: its material, method, properties and provenance."""
+    from bigmax.archive.catalog import get_entry
+    from bigmax.archive.export import flat_row
+
+    entry = get_entry(_engine(), entry_id)
+    if as_json:
+        print(json.dumps(entry, indent=2))
+        return
+    table = Table(title=f"entry {entry_id}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in flat_row(entry).items():
+        if value is not None:
+            table.add_row(key, _cell(value))
+    for err in entry.get("errors", []):
+        table.add_row("error", f"[red]{err}[/red]")
+    prov = entry.get("provenance") or {}
+    if prov:
+        table.add_row("reader", f"{prov['reader']} {prov['reader_version']}")
+        for f in prov.get("files", []):
+            table.add_row("source file", f"{f['path']} (sha256 {f['sha256'][:16]}…, {f['size']} B)")
+    console.print(table)
+
+
+@app.command("export")
+@_friendly
+def export_cmd(
+    query: Annotated[
+        str | None, typer.Argument(help="JSON query; '{}' or '-' for everything")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="parquet, jsonl, csv or extxyz")
+    ] = "parquet",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file")] = None,
+    filter: Annotated[str | None, typer.Option("--filter", "-f", help="OPTIMADE filter")] = None,
+) -> None:
+    """Export the entries that match a query."""
+    from bigmax.archive.export import FORMATS, export
+    from bigmax.search import get_entries, iter_entry_pks
+
+    if output_format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, not {output_format!r}")
+    out = output or Path(f"bigmax-export.{output_format}")
+    engine = _engine()
+    parsed = _parse_query(query)
+
+    def entries():
+        for pks in iter_entry_pks(engine, parsed, filter=filter):
+            yield from get_entries(engine, pks)
+
+    n = export(entries(), output_format, out)
+    console.print(f"wrote {n} entries to {out}")
+
+
+@app.command("uploads")
+@_friendly
+def uploads_cmd() -> None:
+    """List uploads with their numbers of files and entries."""
+    from bigmax.archive.catalog import list_uploads
+
+    table = Table(title="uploads")
+    for col in ("upload id", "name", "created", "files", "entries", "failed", "published"):
+        table.add_column(col)
+    for u in list_uploads(_engine()):
+        table.add_row(
+            u["upload_id"],
+            u["name"],
+            f"{u['created_at']:%Y-%m-%d %H:%M}",
+            str(u["files"]),
+            str(u["entries"]),
+            str(u["failed"]),
+            "yes" if u["published"] else "no",
+        )
+    console.print(table)
+
+
+@app.command("doctor")
+@_friendly
+def doctor_cmd() -> None:
+    """Check configuration, database, file store and versions; say what is wrong in plain words."""
+    from bigmax.doctor import run_checks
+
+    checks = run_checks(get_settings())
+    table = Table(title="bigmax doctor")
+    for col in ("check", "status", "detail"):
+        table.add_column(col)
+    for c in checks:
+        detail = c.detail if c.ok or not c.fix else f"{c.detail}\n[italic]fix:[/italic] {c.fix}"
+        table.add_row(c.name, "[green]ok[/green]" if c.ok else "[red]problem[/red]", detail)
+    console.print(table)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+def demo_files(workdir: Path) -> dict[str, Path]:
+    """Unpack the shipped demo data into ``workdir``; returns the folder of each demo upload."""
+    demo = resources.files("bigmax") / "data" / "demo"
+    folders = {key: workdir / name for key, name in DEMO_UPLOADS.items()}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    with (
+        lzma.open(demo / "nomad2018.extxyz.xz") as src,
+        open(folders["nomad2018"] / "nomad2018.extxyz", "wb") as dst,
+    ):
+        shutil.copyfileobj(src, dst)
+    with (
+        (demo / "octet_binaries_82.csv").open("rb") as src,
+        open(folders["octet"] / "octet_binaries_82.csv", "wb") as dst,
+    ):
+        shutil.copyfileobj(src, dst)
+    return folders
+
+
+@app.command("demo")
+@_friendly
+def demo_cmd(
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel parser processes")] = 1,
+) -> None:
+    """Ingest the shipped demo data: NOMAD 2018 Kaggle sesquioxides and the 82 octet binaries."""
+    settings = get_settings()
+    console.print(f"BigMax demo archive in {settings.home} ({settings.database_url})")
+    with tempfile.TemporaryDirectory(prefix="bigmax-demo-") as tmp:
+        for key, folder in demo_files(Path(tmp)).items():
+            _print_report(_ingest_with_progress([folder], DEMO_UPLOADS[key], jobs))
+    _demo_summary()
+
+
+def _demo_summary() -> None:
+    from bigmax.search import search
+
+    result = search(
+        _engine(),
+        None,
+        page_size=1,
+        aggregations={
+            "space groups": {"terms": {"quantity": "space_group_number", "size": 6}},
+            "band gap": {"min_max": {"quantity": "band_gap", "unit": "eV"}},
+        },
+    )
+    console.print(f"{result.total} entries in the archive")
+    for name, agg in (result.aggregations or {}).items():
+        console.print(f"  {name}: {json.dumps(agg, default=str)}")
+
+
+if __name__ == "__main__":
+    app()
