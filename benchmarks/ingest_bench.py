@@ -1,7 +1,8 @@
 """Ingest rate for extxyz frames of 10 to 100 atoms, with symmetry analysis (issue 2).
 
-Goal: at least 2,000 entries/s on 2 cores. Side by side, the bare floor of the same work: ASE reading
-the frames plus spglib on each, with nothing stored, so the ratio shows what the archive costs.
+Goal: at least 2,000 entries/s on 2 cores. Side by side, the bare floor of the same work: ASE
+reading the frames plus spglib on each, with nothing stored, so the ratio shows what the archive
+costs.
 
     python benchmarks/ingest_bench.py [--frames 20000] [--jobs 2]
 """
