@@ -1,0 +1,382 @@
+"""The NOMAD-like JSON query language and the ``search`` entry point.
+
+A query is a dict: each key a field (optionally ``field:op``) or one of ``and``, ``or``, ``not``,
+``optimade_filter``; all keys must hold (AND). See docs/search.md for the full language.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from bigmax.archive.db import ArchiveRow, EntryRow
+from bigmax.search.aggregations import AggregationRequest, run_aggregations
+from bigmax.search.conditions import all_of, any_of, compare, negate, set_condition
+from bigmax.search.errors import QueryError
+from bigmax.search.fields import SearchField, field_names, get_field
+from bigmax.search.optimade_filter import compile_filter
+from bigmax.search.pagination import (
+    Order,
+    after_condition,
+    decode_cursor,
+    encode_cursor,
+    order_clauses,
+)
+
+Bind = Engine | Connection | Session
+
+_RANGE_OPS = ("gt", "gte", "lt", "lte")
+_LIST_OPS = ("any", "all", "none", "only")
+_OPS = (*_RANGE_OPS, *_LIST_OPS)
+_MAX_DEPTH = 64
+
+#: Fields returned when ``required`` is not given.
+DEFAULT_FIELDS = (
+    "entry_id",
+    "upload_id",
+    "mainfile",
+    "formula_reduced",
+    "elements",
+    "n_sites",
+    "space_group_number",
+    "program_name",
+    "method_type",
+    "band_gap",
+    "formation_energy_per_atom",
+)
+
+
+def resolve_field(name: Any, where: str) -> SearchField:
+    """The field called ``name``; QueryError with close matches otherwise."""
+    if not isinstance(name, str):
+        raise QueryError(f"{where}: field names are strings, got {name!r}")
+    f = get_field(name)
+    if f is None:
+        close = difflib.get_close_matches(name, field_names(), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise QueryError(f"{where}: unknown quantity {name!r}{hint}")
+    return f
+
+
+def _operation(f: SearchField, op: str, value: Any, where: str) -> ColumnElement[bool]:
+    if op in _RANGE_OPS:
+        if value is None or isinstance(value, list | dict):
+            raise QueryError(f"{where}: {op!r} needs a single value, got {value!r}")
+        return compare(f, op, value, where)
+    if op in _LIST_OPS:
+        return set_condition(f, op, value, where)
+    raise QueryError(f"{where}: unknown operator {op!r}; use one of {', '.join(_OPS)}")
+
+
+def _field_condition(key: str, value: Any, where: str) -> ColumnElement[bool]:
+    name, sep, op = key.partition(":")
+    f = resolve_field(name, where)
+    if sep:
+        return _operation(f, op, value, where)
+    if isinstance(value, Mapping):
+        if not value:
+            raise QueryError(f"{where}: empty operator object; use e.g. {{'gte': 1}}")
+        parts = []
+        for op, v in value.items():
+            if not isinstance(op, str):
+                raise QueryError(f"{where}: operator names are strings, got {op!r}")
+            parts.append(_operation(f, op, v, f"{where}.{op}"))
+        return all_of(parts)
+    if isinstance(value, list | tuple):
+        return set_condition(f, "all", list(value), where)
+    return compare(f, "eq", value, where)
+
+
+def compile_query(query: Mapping[str, Any] | None, *, where: str = "query") -> ColumnElement[bool]:
+    """The SQL condition of a JSON ``query``; None or {} matches everything."""
+    return _compile(query, where, 0)
+
+
+def _compile(query: Any, where: str, depth: int) -> ColumnElement[bool]:
+    if query is None:
+        return all_of([])
+    if depth > _MAX_DEPTH:
+        raise QueryError(f"{where}: nested deeper than {_MAX_DEPTH} levels")
+    if not isinstance(query, Mapping):
+        raise QueryError(f"{where}: expected an object of conditions, got {query!r}")
+    clauses = []
+    for key, value in query.items():
+        if not isinstance(key, str):
+            raise QueryError(f"{where}: keys must be strings, got {key!r}")
+        path = f"{where}.{key}"
+        if key in ("and", "or"):
+            if not isinstance(value, list | tuple):
+                raise QueryError(f"{path}: expected a list of queries")
+            subs = [_compile(q, f"{path}[{i}]", depth + 1) for i, q in enumerate(value)]
+            clauses.append(all_of(subs) if key == "and" else any_of(subs))
+        elif key == "not":
+            clauses.append(negate(_compile(value, path, depth + 1)))
+        elif key == "optimade_filter":
+            if not isinstance(value, str):
+                raise QueryError(f"{path}: expected an OPTIMADE filter string")
+            clauses.append(compile_filter(value))
+        else:
+            clauses.append(_field_condition(key, value, path))
+    return all_of(clauses)
+
+
+# -- request models -------------------------------------------------------------------------
+
+
+class Pagination(BaseModel):
+    """Cursor pagination: pass ``next_page_after_value`` back as ``page_after_value``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page_size: int = Field(10, ge=0, le=10_000)
+    order_by: str = "entry_id"
+    order: Order = "asc"
+    page_after_value: str | None = None
+
+
+class SearchRequest(BaseModel):
+    """A whole search request, as the REST API will receive it; validates the query too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: dict[str, Any] | None = None
+    filter: str | None = Field(None, description="OPTIMADE filter, ANDed with the query")
+    pagination: Pagination = Field(default_factory=Pagination)
+    required: list[str] | None = None
+    aggregations: dict[str, AggregationRequest] = Field(default_factory=dict)
+    total: bool = True
+
+    @field_validator("query")
+    @classmethod
+    def _check_query(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        compile_query(v)
+        return v
+
+    @field_validator("filter")
+    @classmethod
+    def _check_filter(cls, v: str | None) -> str | None:
+        if v:
+            compile_filter(v)
+        return v
+
+
+@dataclass
+class SearchResult:
+    """One page of results; ``total`` is None when it was not asked for."""
+
+    total: int | None
+    data: list[dict[str, Any]]
+    next_page_after_value: str | None = None
+    aggregations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# -- execution ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _connect(bind: Bind) -> Iterator[Connection]:
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            yield conn
+    elif isinstance(bind, Session):
+        yield bind.connection()
+    elif isinstance(bind, Connection):
+        yield bind
+    else:
+        raise TypeError(f"expected an Engine, Connection or Session, got {type(bind).__name__}")
+
+
+def build_where(
+    query: Mapping[str, Any] | None = None,
+    filter: str | None = None,
+    scope: ColumnElement[bool] | None = None,
+) -> ColumnElement[bool]:
+    """query AND filter AND scope: the one condition every part of a search uses."""
+    clauses = [compile_query(query)]
+    if filter is not None and filter.strip():
+        clauses.append(compile_filter(filter))
+    if scope is not None:
+        clauses.append(scope)
+    return all_of([c for c in clauses if not _is_true(c)])
+
+
+def _is_true(clause: ColumnElement[bool]) -> bool:
+    from sqlalchemy.sql.elements import True_
+
+    return isinstance(clause, True_)
+
+
+def _output(f: SearchField, value: Any) -> Any:
+    if value is None:
+        return None
+    if f.kind == "elements":
+        return [s for s in value.split(",") if s]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def search(
+    bind: Bind,
+    query: Mapping[str, Any] | None = None,
+    *,
+    filter: str | None = None,
+    scope: ColumnElement[bool] | None = None,
+    order_by: str = "entry_id",
+    order: Order = "asc",
+    page_size: int = 10,
+    page_after_value: str | None = None,
+    required: Sequence[str] | None = None,
+    aggregations: Mapping[str, Any] | None = None,
+    total: bool = True,
+) -> SearchResult:
+    """One page of entries matching ``query`` AND ``filter`` AND ``scope``.
+
+    ``scope`` (e.g. access control) is applied to the data, the total and every aggregation,
+    so nothing outside it can be seen through counts. Values are in SI.
+    """
+    if order not in ("asc", "desc"):
+        raise QueryError(f"order: expected 'asc' or 'desc', got {order!r}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 0 <= page_size:
+        raise QueryError(f"page_size: expected a non-negative integer, got {page_size!r}")
+    if page_size > 10_000:
+        raise QueryError("page_size: at most 10000; use iter_entry_pks for bulk export")
+    order_field = resolve_field(order_by, "order_by")
+    if order_field.kind == "elements":
+        raise QueryError("order_by: cannot order by 'elements'; order by n_elements instead")
+    names = list(DEFAULT_FIELDS if required is None else required)
+    if isinstance(required, str):
+        raise QueryError("required: expected a list of field names")
+    out_fields = [(n, resolve_field(n, "required")) for n in names]
+    aggs = _validate_aggregations(aggregations)
+    where = build_where(query, filter, scope)
+    cursor = None
+    if page_after_value is not None:
+        cursor = decode_cursor(order_field, page_after_value)
+
+    with _connect(bind) as conn:
+        data: list[dict[str, Any]] = []
+        next_value = None
+        if page_size:
+            cols = [EntryRow.pk, order_field.column, *(f.column for _, f in out_fields)]
+            stmt = select(*cols).where(where)
+            if cursor is not None:
+                stmt = stmt.where(after_condition(order_field, order, *cursor))
+            stmt = stmt.order_by(*order_clauses(order_field, order)).limit(page_size + 1)
+            rows = conn.execute(stmt).all()
+            for row in rows[:page_size]:
+                data.append({n: _output(f, row[i + 2]) for i, (n, f) in enumerate(out_fields)})
+            if len(rows) > page_size:
+                last = rows[page_size - 1]
+                next_value = encode_cursor(order_field, last[1], last[0])
+        count = None
+        if total:
+            count = conn.execute(select(func.count()).select_from(EntryRow).where(where)).scalar()
+        agg_results = run_aggregations(conn, where, aggs) if aggs else {}
+    return SearchResult(count, data, next_value, agg_results)
+
+
+def search_request(
+    bind: Bind, request: SearchRequest, scope: ColumnElement[bool] | None = None
+) -> SearchResult:
+    """``search`` for a validated SearchRequest (the REST API's body)."""
+    p = request.pagination
+    return search(
+        bind,
+        request.query,
+        filter=request.filter,
+        scope=scope,
+        order_by=p.order_by,
+        order=p.order,
+        page_size=p.page_size,
+        page_after_value=p.page_after_value,
+        required=request.required,
+        aggregations=request.aggregations,
+        total=request.total,
+    )
+
+
+def _validate_aggregations(aggregations: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not aggregations:
+        return {}
+    if not isinstance(aggregations, Mapping):
+        raise QueryError("aggregations: expected an object of named aggregations")
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(dict[str, AggregationRequest]).validate_python(dict(aggregations))
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise QueryError(f"aggregations.{loc}: {first['msg']}") from None
+
+
+def iter_entry_pks(
+    bind: Bind,
+    query: Mapping[str, Any] | None = None,
+    filter: str | None = None,
+    scope: ColumnElement[bool] | None = None,
+    *,
+    chunk: int = 10_000,
+) -> Iterator[list[int]]:
+    """All matching entry pks in ascending chunks, for export of any size.
+
+    Keyset pagination on pk: each chunk is one short query, so no cursor is held open between
+    chunks and memory stays flat.
+    """
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise QueryError(f"chunk: expected a positive integer, got {chunk!r}")
+    where = build_where(query, filter, scope)
+    last = None
+    while True:
+        stmt = select(EntryRow.pk).where(where)
+        if last is not None:
+            stmt = stmt.where(EntryRow.pk > last)
+        stmt = stmt.order_by(EntryRow.pk).limit(chunk)
+        with _connect(bind) as conn:
+            pks = list(conn.execute(stmt).scalars())
+        if not pks:
+            return
+        yield pks
+        if len(pks) < chunk:
+            return
+        last = pks[-1]
+
+
+def get_entries(
+    bind: Bind,
+    ids: Sequence[str],
+    *,
+    scope: ColumnElement[bool] | None = None,
+) -> dict[str, Any]:
+    """Full archives of ``ids`` as {entry_id: archive dict}, in the order asked.
+
+    Ids that do not exist, or lie outside ``scope``, are left out.
+    """
+    if isinstance(ids, str):
+        ids = [ids]
+    found: dict[str, Any] = {}
+    wanted = list(dict.fromkeys(ids))
+    with _connect(bind) as conn:
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            stmt = (
+                select(EntryRow.entry_id, ArchiveRow.data)
+                .join(ArchiveRow, ArchiveRow.entry_pk == EntryRow.pk)
+                .where(EntryRow.entry_id.in_(part))
+            )
+            if scope is not None:
+                stmt = stmt.where(scope)
+            for entry_id, data in conn.execute(stmt):
+                found[entry_id] = json.loads(data)
+    return {i: found[i] for i in wanted if i in found}
