@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import lzma
@@ -30,6 +31,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 DEMO_UPLOADS = {"nomad2018": "demo-nomad2018", "octet": "demo-octet-binaries"}
+#: SI storage unit -> the unit scientists read, for printed output.
+DISPLAY_UNITS = {"J": "eV", "N": "eV/angstrom", "A*m**2": "bohr_magneton", "m": "angstrom"}
 
 
 def _friendly(func):
@@ -161,6 +164,7 @@ def search_cmd(
     histogram: Annotated[
         list[str] | None, typer.Option(help="FIELD:BUCKETS histogram, e.g. band_gap:20")
     ] = None,
+    si: Annotated[bool, typer.Option("--si", help="Print values in SI, as stored")] = False,
 ) -> None:
     """Search entries with a JSON query and/or an OPTIMADE filter."""
     from bigmax.search import search
@@ -186,28 +190,56 @@ def search_cmd(
         required=fields.split(",") if fields else None,
         aggregations=aggs or None,
     )
+    rows = [_display_row(row, si) for row in result.data]
     if output == "json":
-        print(json.dumps(result.to_dict(), indent=2, default=str))
+        payload = dataclasses.asdict(result) | {"data": rows}
+        print(json.dumps(payload, indent=2, default=str))
         return
-    columns = list(result.data[0]) if result.data else (fields.split(",") if fields else [])
+    columns = list(rows[0]) if rows else (fields.split(",") if fields else [])
     if output == "csv":
         import csv
 
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
-        for row in result.data:
+        for row in rows:
             writer.writerow([_cell(row.get(c)) for c in columns])
         return
-    table = Table(title=f"{result.total} entries match" if result.total is not None else None)
+    table = Table(title=f"{result.total} entries match")
     for c in columns:
         table.add_column(c)
-    for row in result.data:
+    for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
     console.print(table)
-    for name, agg in (result.aggregations or {}).items():
+    for name, agg in result.aggregations.items():
         console.print(f"[bold]{name}[/bold]: {json.dumps(agg, default=str)}")
     if result.next_page_after_value:
         console.print(f"next page: --after '{result.next_page_after_value}'")
+
+
+def _display_unit(name: str) -> str | None:
+    from bigmax.search.fields import get_field
+
+    field = get_field(name)
+    return DISPLAY_UNITS.get(field.unit) if field is not None and field.unit else None
+
+
+def _display_row(row: dict[str, Any], si: bool) -> dict[str, Any]:
+    """Values in eV, angstrom and friends, with the unit in the key (unless ``si``)."""
+    from bigmax.schema.units import convert
+    from bigmax.search.fields import get_field
+
+    out = {}
+    for key, value in row.items():
+        field = get_field(key)
+        unit = field.unit if field is not None else None
+        if unit and not si and unit in DISPLAY_UNITS:
+            target = DISPLAY_UNITS[unit]
+            out[f"{key} ({target})"] = None if value is None else convert(value, unit, target)
+        elif unit:
+            out[f"{key} ({unit})"] = value
+        else:
+            out[key] = value
+    return out
 
 
 @app.command("show")
@@ -253,8 +285,9 @@ def export_cmd(
     filter: Annotated[str | None, typer.Option("--filter", "-f", help="OPTIMADE filter")] = None,
 ) -> None:
     """Export the entries that match a query."""
+    from bigmax.archive.catalog import archives_for
     from bigmax.archive.export import FORMATS, export
-    from bigmax.search import get_entries, iter_entry_pks
+    from bigmax.search import iter_entry_pks
 
     if output_format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, not {output_format!r}")
@@ -264,7 +297,7 @@ def export_cmd(
 
     def entries():
         for pks in iter_entry_pks(engine, parsed, filter=filter):
-            yield from get_entries(engine, pks)
+            yield from archives_for(engine, pks)
 
     n = export(entries(), output_format, out)
     console.print(f"wrote {n} entries to {out}")

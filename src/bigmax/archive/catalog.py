@@ -62,3 +62,14 @@ def get_entry(engine: Engine, entry_id: str) -> dict[str, Any]:
     if data is None:
         raise EntryNotFound(f"no entry with id {entry_id!r}")
     return json.loads(data)
+
+
+def archives_for(engine: Engine, pks: list[int]) -> list[dict[str, Any]]:
+    """Full entries for database keys ``pks``, in the order given (used by export)."""
+    found: dict[int, str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(pks), 1000):
+            part = pks[start : start + 1000]
+            stmt = select(ArchiveRow.entry_pk, ArchiveRow.data).where(ArchiveRow.entry_pk.in_(part))
+            found.update(conn.execute(stmt).tuples())
+    return [json.loads(found[pk]) for pk in pks if pk in found]
