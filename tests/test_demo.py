@@ -57,7 +57,7 @@ def test_demo(bigmax_home):
         engine,
         {
             "band_gap": {"gte": "3.4386 eV", "lte": "3.4388 eV"},
-            "formation_energy_per_atom": 0.068 * EV,
+            "formation_energy_per_atom": {"gt": 0.0679 * EV, "lt": 0.0681 * EV},
         },
         required=["band_gap", "formation_energy_per_atom"],
     )
