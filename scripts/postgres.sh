@@ -108,7 +108,8 @@ local   all       all                     trust
 host    all       bigmax   127.0.0.1/32   trust
 EOF
     # Single-user mode creates the role and database before the server ever listens.
-    as_owner "$BIN/postgres" --single -D "$PGDATA" postgres >/dev/null <<EOF
+    as_owner "$BIN/postgres" --single -D "$PGDATA" postgres >"$PGDATA/setup.log" 2>&1 <<EOF \
+        || { cat "$PGDATA/setup.log" >&2; die "could not create the bigmax role and database"; }
 CREATE ROLE bigmax LOGIN CREATEDB;
 CREATE DATABASE bigmax OWNER bigmax;
 EOF
