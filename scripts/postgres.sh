@@ -48,7 +48,7 @@ owner() {
 }
 
 as_owner() {
-    if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # .pgdata/ in the checkout, unless the server's user cannot reach it (a checkout under /root):
