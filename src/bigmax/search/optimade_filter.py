@@ -141,7 +141,7 @@ class _ToSQL(Transformer):
 
     def not_implemented_string(self, v: Any) -> Any:
         raise FilterError(
-            "filter: comparing a string constant to a value is not supported",
+            "filter: comparing two constants is not supported",
             not_implemented=True,
         )
 
