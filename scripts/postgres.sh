@@ -20,7 +20,7 @@ die() { echo "postgres.sh: $*" >&2; exit 1; }
 
 bindir() {
     local dir
-    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1) || true
     if [[ -n "$dir" && -x "$dir/initdb" ]]; then echo "$dir"; return; fi
     if command -v pg_ctl >/dev/null && command -v initdb >/dev/null; then
         dirname "$(command -v pg_ctl)"; return
@@ -64,17 +64,18 @@ datadir() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-running() { [[ -f "$PGDATA/postmaster.pid" ]] && as_owner "$BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1; }
+running() {
+    [[ -f "$PGDATA/postmaster.pid" ]] && as_owner "$BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
+}
 
-# A postmaster.pid left by a killed server whose pid now belongs to another process.
+# A postmaster.pid left by a killed server. Its pid may now belong to another process, or to a
+# zombie nobody reaped; a live server of ours runs in our data folder, so check its cwd.
 clear_stale_pid() {
     local pidfile="$PGDATA/postmaster.pid" pid
     [[ -f "$pidfile" ]] || return 0
     pid=$(head -n 1 "$pidfile")
-    # A killed server that nobody reaped is a zombie: it holds its pid but serves nothing.
-    if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != postgres* ]] \
-        || [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == Z ]]; then
-        echo "postgres.sh: removing stale $pidfile (pid $pid is not a PostgreSQL server)"
+    if [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" != "$(realpath "$PGDATA")" ]]; then
+        echo "postgres.sh: removing stale $pidfile (pid $pid is not this server)"
         rm -f "$pidfile"
     fi
 }
@@ -123,7 +124,7 @@ start() {
     for ((port = FIRST_PORT; port <= LAST_PORT; port++)); do
         port_busy "$port" && continue
         if as_owner "$BIN/pg_ctl" start -D "$PGDATA" -w -t 60 -l "$PGDATA/server.log" \
-            -o "-p $port" >/dev/null; then
+            -o "-p $port" >/dev/null 2>&1; then
             echo "$port" >"$PGDATA/bigmax.port"
             echo "postgres.sh: started: $(url)"
             return
