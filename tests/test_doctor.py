@@ -25,8 +25,15 @@ def test_fresh_home_passes(tmp_path, database_url):
     checks = run_checks(Settings(home=tmp_path / "home", database_url=database_url))
     assert not _failed(checks)
     names = _by_name(checks)
-    assert {"python", "package ase", "package optimade", "home", "database", "file store",
-            "disk space"} <= set(names)
+    assert {
+        "python",
+        "package ase",
+        "package optimade",
+        "home",
+        "database",
+        "file store",
+        "disk space",
+    } <= set(names)
     assert not (tmp_path / "home").exists(), "doctor must not create the home folder"
     assert all(check.detail for check in checks)
 

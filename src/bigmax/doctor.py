@@ -39,8 +39,14 @@ class Check:
 
 def run_checks(settings: Settings) -> list[Check]:
     """Run every check against ``settings`` and return the results in a fixed order."""
-    named = [("python", _python), ("packages", _packages), ("home", _home),
-             ("database", _database), ("file store", _files), ("disk space", _disk)]
+    named = [
+        ("python", _python),
+        ("packages", _packages),
+        ("home", _home),
+        ("database", _database),
+        ("file store", _files),
+        ("disk space", _disk),
+    ]
     checks: list[Check] = []
     for name, func in named:
         checks.extend(_guarded(name, func, settings))
@@ -66,8 +72,14 @@ def _python(_settings: Settings) -> list[Check]:
     version = ".".join(map(str, sys.version_info[:3]))
     if sys.version_info >= MIN_PYTHON:
         return [Check("python", True, f"Python {version} at {sys.executable}")]
-    return [Check("python", False, f"Python {version} is too old",
-                  "BigMax needs Python 3.11 or newer: make a new virtual environment with it.")]
+    return [
+        Check(
+            "python",
+            False,
+            f"Python {version} is too old",
+            "BigMax needs Python 3.11 or newer: make a new virtual environment with it.",
+        )
+    ]
 
 
 def _packages(_settings: Settings) -> list[Check]:
@@ -76,8 +88,14 @@ def _packages(_settings: Settings) -> list[Check]:
         try:
             checks.append(Check(f"package {name}", True, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            checks.append(Check(f"package {name}", False, "not installed",
-                                "Reinstall BigMax with its dependencies: pip install -e ."))
+            checks.append(
+                Check(
+                    f"package {name}",
+                    False,
+                    "not installed",
+                    "Reinstall BigMax with its dependencies: pip install -e .",
+                )
+            )
     return checks
 
 
@@ -100,23 +118,39 @@ def _probe_write(folder: Path) -> str | None:
 def _folder(name: str, path: Path, what: str) -> Check:
     """A folder that exists and is writable, or that can be created."""
     if path.exists() and not path.is_dir():
-        return Check(name, False, f"{path} is a file, not a folder",
-                     f"Move the file away or point {what} at a folder.")
+        return Check(
+            name,
+            False,
+            f"{path} is a file, not a folder",
+            f"Move the file away or point {what} at a folder.",
+        )
     if path.is_dir():
         error = _probe_write(path)
         if error is None:
             return Check(name, True, f"{path} exists and is writable")
-        return Check(name, False, f"cannot write to {path}: {error}",
-                     f"Give your user write permission on {path}, or point {what} elsewhere.")
+        return Check(
+            name,
+            False,
+            f"cannot write to {path}: {error}",
+            f"Give your user write permission on {path}, or point {what} elsewhere.",
+        )
     parent = _nearest_existing(path.parent)
     if not parent.is_dir():
-        return Check(name, False, f"{path} cannot be created: {parent} is a file",
-                     f"Point {what} at a folder you can write to.")
+        return Check(
+            name,
+            False,
+            f"{path} cannot be created: {parent} is a file",
+            f"Point {what} at a folder you can write to.",
+        )
     error = _probe_write(parent)
     if error is None:
         return Check(name, True, f"{path} does not exist yet; BigMax creates it when needed")
-    return Check(name, False, f"{path} does not exist and cannot be created in {parent}: {error}",
-                 f"Create {path} yourself, or point {what} at a folder you can write to.")
+    return Check(
+        name,
+        False,
+        f"{path} does not exist and cannot be created in {parent}: {error}",
+        f"Create {path} yourself, or point {what} at a folder you can write to.",
+    )
 
 
 def _home(settings: Settings) -> list[Check]:
@@ -140,10 +174,14 @@ def _database(settings: Settings) -> list[Check]:
     try:
         url = make_url(settings.database_url)
     except ArgumentError:
-        return [Check("database", False,
-                      f"BIGMAX_DATABASE_URL is not a database URL: {settings.database_url!r}",
-                      "Use sqlite:////path/to/bigmax.sqlite or "
-                      "postgresql://USER@HOST:PORT/DATABASE.")]
+        return [
+            Check(
+                "database",
+                False,
+                f"BIGMAX_DATABASE_URL is not a database URL: {settings.database_url!r}",
+                "Use sqlite:////path/to/bigmax.sqlite or postgresql://USER@HOST:PORT/DATABASE.",
+            )
+        ]
     shown = url.render_as_string(hide_password=True)
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -152,22 +190,32 @@ def _database(settings: Settings) -> list[Check]:
             folder = _folder("database", path.parent, "BIGMAX_DATABASE_URL")
             if not folder.ok:
                 return [folder]
-            return [Check("database", True,
-                          f"{shown}: not created yet; BigMax creates it on first use"),
-                    _wal_probe(path.parent)]
+            return [
+                Check(
+                    "database", True, f"{shown}: not created yet; BigMax creates it on first use"
+                ),
+                _wal_probe(path.parent),
+            ]
     elif url.drivername in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
         url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
     try:
         engine = make_engine(url.render_as_string(hide_password=False))
     except (NoSuchModuleError, ImportError) as err:
-        return [Check("database", False, f"{shown}: no driver for {url.drivername!r} ({err})",
-                      "For PostgreSQL install the driver: pip install 'bigmax[postgres]'.")]
+        return [
+            Check(
+                "database",
+                False,
+                f"{shown}: no driver for {url.drivername!r} ({err})",
+                "For PostgreSQL install the driver: pip install 'bigmax[postgres]'.",
+            )
+        ]
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             present = set(inspect(conn).get_table_names())
-            journal = (conn.execute(text("PRAGMA journal_mode")).scalar()
-                       if backend == "sqlite" else None)
+            journal = (
+                conn.execute(text("PRAGMA journal_mode")).scalar() if backend == "sqlite" else None
+            )
     except Exception as err:  # every failure becomes a plain message
         return [_explain_db_error(shown, backend, err)]
     finally:
@@ -175,9 +223,17 @@ def _database(settings: Settings) -> list[Check]:
     checks = [_tables(shown, present, set(Base.metadata.tables))]
     if journal is not None:
         ok = str(journal).lower() == "wal"
-        checks.append(Check("sqlite journal", ok, f"journal mode {journal}", "" if ok else
-                            "The file system refuses SQLite's WAL mode (a network share?): "
-                            "put the database on a local disk."))
+        checks.append(
+            Check(
+                "sqlite journal",
+                ok,
+                f"journal mode {journal}",
+                ""
+                if ok
+                else "The file system refuses SQLite's WAL mode (a network share?): "
+                "put the database on a local disk.",
+            )
+        )
     return checks
 
 
@@ -186,12 +242,18 @@ def _tables(shown: str, present: set[str], expected: set[str]) -> Check:
     if not missing:
         return Check("database", True, f"{shown}: reachable, all {len(expected)} tables present")
     if len(missing) == len(expected):
-        return Check("database", True, f"{shown}: reachable and empty; "
-                     "BigMax creates its tables on first use")
-    return Check("database", False, f"{shown}: reachable, but tables are missing: "
-                 + ", ".join(missing),
-                 "This database was made by another version of BigMax or changed by hand: "
-                 "point BIGMAX_DATABASE_URL at a new database and ingest again.")
+        return Check(
+            "database",
+            True,
+            f"{shown}: reachable and empty; BigMax creates its tables on first use",
+        )
+    return Check(
+        "database",
+        False,
+        f"{shown}: reachable, but tables are missing: " + ", ".join(missing),
+        "This database was made by another version of BigMax or changed by hand: "
+        "point BIGMAX_DATABASE_URL at a new database and ingest again.",
+    )
 
 
 def _explain_db_error(shown: str, backend: str, err: Exception) -> Check:
@@ -222,8 +284,9 @@ def _explain_db_error(shown: str, backend: str, err: Exception) -> Check:
     else:
         detail = "cannot use the database"
         fix = "Check BIGMAX_DATABASE_URL and that the database server is running."
-    return Check("database", False, f"{shown} ({backend}): {detail}. The driver said: {message}",
-                 fix)
+    return Check(
+        "database", False, f"{shown} ({backend}): {detail}. The driver said: {message}", fix
+    )
 
 
 def _wal_probe(folder: Path) -> Check:
@@ -237,15 +300,25 @@ def _wal_probe(folder: Path) -> Check:
         finally:
             conn.close()
     except sqlite3.Error as err:
-        return Check("sqlite journal", False, f"cannot make a SQLite database in {folder}: {err}",
-                     "Point BIGMAX_DATABASE_URL (or BIGMAX_HOME) at a folder you can write to.")
+        return Check(
+            "sqlite journal",
+            False,
+            f"cannot make a SQLite database in {folder}: {err}",
+            "Point BIGMAX_DATABASE_URL (or BIGMAX_HOME) at a folder you can write to.",
+        )
     finally:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{probe}{suffix}").unlink(missing_ok=True)
     ok = mode.lower() == "wal"
-    return Check("sqlite journal", ok, f"WAL mode {'works' if ok else 'is refused'} in {folder}",
-                 "" if ok else "The file system refuses SQLite's WAL mode (a network share?): "
-                 "put the database on a local disk.")
+    return Check(
+        "sqlite journal",
+        ok,
+        f"WAL mode {'works' if ok else 'is refused'} in {folder}",
+        ""
+        if ok
+        else "The file system refuses SQLite's WAL mode (a network share?): "
+        "put the database on a local disk.",
+    )
 
 
 def _files(settings: Settings) -> list[Check]:
@@ -262,12 +335,23 @@ def _files(settings: Settings) -> list[Check]:
         fs, path = fsspec.core.url_to_fs(probe)
         fs.rm(path)
     except ImportError as err:
-        return [Check("file store", False, f"{url}: the protocol needs a package ({err})",
-                      "Install the fsspec implementation it names, e.g. pip install s3fs.")]
+        return [
+            Check(
+                "file store",
+                False,
+                f"{url}: the protocol needs a package ({err})",
+                "Install the fsspec implementation it names, e.g. pip install s3fs.",
+            )
+        ]
     except Exception as err:  # fsspec back ends raise many kinds
-        return [Check("file store", False,
-                      f"cannot write to {url}: {type(err).__name__}: {err}",
-                      "Check BIGMAX_FILES_URL, your credentials and that the bucket exists.")]
+        return [
+            Check(
+                "file store",
+                False,
+                f"cannot write to {url}: {type(err).__name__}: {err}",
+                "Check BIGMAX_FILES_URL, your credentials and that the bucket exists.",
+            )
+        ]
     return [Check("file store", True, f"{url} is writable")]
 
 
@@ -277,5 +361,11 @@ def _disk(settings: Settings) -> list[Check]:
     gib = 1 << 30
     detail = f"{usage.free / gib:.1f} GiB free of {usage.total / gib:.1f} GiB at {folder}"
     ok = usage.free >= MIN_FREE_BYTES
-    return [Check("disk space", ok, detail, "" if ok else
-                  "Free some space, or point BIGMAX_HOME at a bigger disk.")]
+    return [
+        Check(
+            "disk space",
+            ok,
+            detail,
+            "" if ok else "Free some space, or point BIGMAX_HOME at a bigger disk.",
+        )
+    ]
