@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -155,6 +156,15 @@ def symmetry(atoms: Atoms, symprec: float, angle_tolerance: float = -1.0) -> Sym
 # dimensionality
 
 
+@lru_cache(maxsize=64)
+def _shifts(ra: int, rb: int, rc: int) -> np.ndarray:
+    """All integer image shifts within the given reach per axis, the zero shift in the middle."""
+    axes = [np.arange(-r, r + 1) for r in (ra, rb, rc)]
+    shifts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    shifts.setflags(write=False)
+    return shifts
+
+
 def _bonds(atoms: Atoms, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bonded pairs (i, j, image of j) from covalent radii, with a KD-tree over nearby images."""
     n = len(atoms)
@@ -170,8 +180,7 @@ def _bonds(atoms: Atoms, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     # Plane spacings are 1/|rows of the inverse transposed cell|.
     heights = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
     reach = np.where(pbc, np.ceil(rmax / heights), 0).astype(int)
-    axes = [np.arange(-r, r + 1) for r in reach]
-    shifts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    shifts = _shifts(*reach.tolist())
     # Keep only images within rmax of the home cell: a slab of width rmax/height per axis.
     margin = np.where(pbc, rmax / heights, 0.0)
     image_frac = (frac[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
@@ -189,6 +198,15 @@ def _bonds(atoms: Atoms, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return i[keep], j[keep], image[keep]
 
 
+def _rank3(vectors: np.ndarray) -> int:
+    """Rank of a set of 3-vectors, from their 3x3 Gram matrix (small, exact enough here)."""
+    if len(vectors) == 0:
+        return 0
+    gram = vectors.T @ vectors
+    w = np.linalg.eigvalsh(gram)
+    return int(np.count_nonzero(w > 1e-8 * max(1.0, float(w[-1]))))
+
+
 def dimensionality(atoms: Atoms, scale: float = BOND_SCALE) -> int:
     """Number of periodic directions spanned by the bonded network (max over its components).
 
@@ -196,8 +214,9 @@ def dimensionality(atoms: Atoms, scale: float = BOND_SCALE) -> int:
     component of the bond graph is unfolded along a spanning tree; every bond that closes a
     loop through a periodic image contributes its lattice translation, and the rank of those
     translations is the component's dimensionality (the rank-determination idea of Mounet et
-    al., Nat. Nanotechnol. 13, 246 (2018), at one fixed bond scale). This costs about a tenth of
-    a millisecond for 100 atoms, where ``ase.geometry.dimensionality`` takes tens.
+    al., Nat. Nanotechnol. 13, 246 (2018), at one fixed bond scale). Graph search runs in
+    scipy's compiled csgraph and the unfolding is vectorized, so this takes well under a
+    millisecond for 100 atoms, where ``ase.geometry.dimensionality`` takes tens.
     """
     if not any(atoms.pbc) or len(atoms) == 0:
         return 0
@@ -205,8 +224,13 @@ def dimensionality(atoms: Atoms, scale: float = BOND_SCALE) -> int:
     i, j, image = _bonds(atoms, scale)
     if len(i) == 0:
         return 0
+    return _dimensionality_by_component(n, i, j, image)
+
+
+def _dimensionality_by_component(n: int, i: np.ndarray, j: np.ndarray, image: np.ndarray) -> int:
+    """Max over components of the rank of their loop translations, via spanning trees."""
     graph = csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
-    n_comp, labels = connected_components(graph, directed=False)
+    _, labels = connected_components(graph, directed=False)
     # One tree edge per (parent, child): its image offset, looked up by a sorted key.
     keys = i * n + j
     unique_keys, first = np.unique(keys, return_index=True)
@@ -226,16 +250,12 @@ def dimensionality(atoms: Atoms, scale: float = BOND_SCALE) -> int:
         anc[has] = anc[anc[has]]
     cycles = offset[i] + image - offset[j]
     loops = cycles.any(axis=1)
-    if not loops.any():
-        return 0
-    # Rank of a component's loop translations = rank of their 3x3 Gram matrix (cheap, exact
-    # for these small integer vectors).
     comp = labels[i[loops]]
     vectors = cycles[loops].astype(float)
     best = 0
     for c in np.unique(comp):
         v = vectors[comp == c]
-        best = max(best, int(np.linalg.matrix_rank(v.T @ v)))
+        best = max(best, _rank3(v))
         if best == 3:
             break
     return best
