@@ -270,13 +270,14 @@ class PropertyTableReader:
     def matches(self, path: str, head: bytes) -> bool:
         """CSV/TSV whose header row follows our conventions; Parquet likewise (schema footer)."""
         low = path.lower()
-        if low.endswith(".parquet") or head.startswith(b"PAR1"):
-            if not head.startswith(b"PAR1"):
-                return False
-            try:  # Parquet keeps its schema in the footer: a few KB, read without the data.
+        if head.startswith(b"PAR1"):
+            # Parquet keeps its schema in the footer, out of ``head``'s reach. Look at it when
+            # ``path`` can be opened as given; otherwise claim the file, and ``parse`` yields
+            # nothing for a Parquet file that is not a property table (e.g. an event list).
+            try:
                 return is_property_header(pq.read_schema(path).names)
             except Exception:
-                return False
+                return low.endswith(".parquet")
         if not low.endswith((".csv", ".tsv")) or b"\0" in head:
             return False
         first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
@@ -293,6 +294,8 @@ class PropertyTableReader:
         except (OSError, pa.ArrowException, UnicodeError, ValueError) as err:
             raise ReaderError(f"{path.name}: cannot read table: {err}") from err
         headers = table.column_names
+        if not is_property_header(headers):
+            return  # not a property table (only reachable for Parquet): raw data, no entry
         seen = set()
         for h in headers:
             name = split_header(h)[0]
