@@ -21,9 +21,6 @@ from bigmax.io import normalize
 from bigmax.io.base import HEAD_BYTES, Parsed, ReaderError
 from bigmax.schema import Method, MethodType, Properties, Results
 
-# ASE warns on every FHI-aims read that the reader moves to a plugin; it still works.
-warnings.filterwarnings("ignore", message="FHI-aims IO is moving", category=FutureWarning)
-
 #: How many leading bytes are scanned for program version, functional and k-mesh.
 METHOD_BYTES = 256 * 1024
 
@@ -212,7 +209,10 @@ def _frames(path: Path, fmt: str) -> Iterator[tuple[int, Atoms | Exception]]:
     index = 0
     while True:
         try:
-            atoms = next(frames)
+            with warnings.catch_warnings():
+                # ASE warns on every FHI-aims read that the reader moves to a plugin.
+                warnings.filterwarnings("ignore", "FHI-aims IO is moving", FutureWarning)
+                atoms = next(frames)
         except StopIteration:
             return
         except Exception as err:  # ASE raises anything on bad input
