@@ -9,8 +9,9 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 # The main job; it becomes `$(VENV)/bin/bigmax serve --demo` once the server exists.
 RUN := $(VENV)/bin/bigmax demo && $(VENV)/bin/bigmax uploads
-# pytest options, e.g. make test PYTEST_ARGS="-x -k doctor"
-PYTEST_ARGS ?=
+# pytest options. Two workers measured ~10% faster than one on 2 cores (each test has its own
+# database); make test PYTEST_ARGS="-x -k doctor" runs serially.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: help venv run test lint schema clean
 
