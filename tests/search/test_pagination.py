@@ -47,12 +47,12 @@ ORDERS = [
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     order_by=st.sampled_from(ORDERS),
     order=st.sampled_from(["asc", "desc"]),
-    page_size=st.sampled_from([1, 7, 50]),
+    page_size=st.sampled_from([3, 17, 50]),
     query=st.sampled_from(
         [None, {"elements": "O"}, {"band_gap:gt": "1 eV"}, {"not": {"elements": "O"}}]
     ),
@@ -87,23 +87,23 @@ def test_last_page_has_no_cursor(db, rows):
     assert page.next_page_after_value is not None
 
 
-@pytest.mark.parametrize(
-    "kwargs,needle",
-    [
-        ({"page_after_value": "garbage!"}, "page_after_value"),
-        ({"order_by": "elements"}, "elements"),
-        ({"order_by": "nope"}, "nope"),
-        ({"order": "up"}, "order"),
-        ({"page_size": -1}, "page_size"),
-        ({"required": ["entry_id", "bogus"]}, "bogus"),
-        ({"aggregations": {"a": {"terms": {"quantity": "nope"}}}}, "nope"),
-        ({"aggregations": {"a": {"histogram": {"quantity": "band_gap"}}}}, "aggregations.a"),
-    ],
-)
-def test_bad_search_arguments(db, kwargs, needle):
-    with pytest.raises(QueryError) as info:
-        search(db, **kwargs)
-    assert needle in str(info.value)
+BAD_ARGUMENTS = [
+    ({"page_after_value": "garbage!"}, "page_after_value"),
+    ({"order_by": "elements"}, "elements"),
+    ({"order_by": "nope"}, "nope"),
+    ({"order": "up"}, "order"),
+    ({"page_size": -1}, "page_size"),
+    ({"required": ["entry_id", "bogus"]}, "bogus"),
+    ({"aggregations": {"a": {"terms": {"quantity": "nope"}}}}, "nope"),
+    ({"aggregations": {"a": {"histogram": {"quantity": "band_gap"}}}}, "aggregations.a"),
+]
+
+
+def test_bad_search_arguments(db):
+    for kwargs, needle in BAD_ARGUMENTS:
+        with pytest.raises(QueryError) as info:
+            search(db, **kwargs)
+        assert needle in str(info.value), kwargs
 
 
 def test_cursor_from_other_field_is_rejected(db):

@@ -7,10 +7,12 @@ the search, scope included, so private entries never show up in a count.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Connection, Integer, cast, desc, func, select
+from sqlalchemy import Connection, Engine, Integer, cast, desc, func, select
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import True_
 
@@ -155,7 +157,33 @@ def histogram(conn: Connection, where: ColumnElement[bool], req: HistogramAggreg
         n_bins = req.buckets
         base = lo
         interval = (hi - lo) / n_bins if hi > lo else 1.0
-    col = f.column
+    counts = _bin_counts(conn, where, f.column, base, interval, n_bins)
+    result["interval"] = interval * factor
+    result["data"] = [
+        {"value": (base + k * interval) * factor, "count": c} for k, c in enumerate(counts)
+    ]
+    return result
+
+
+#: Up to this many bins are counted as index ranges, one scalar subquery per bin.
+_RANGE_BINS = 200
+
+
+def _bin_counts(conn, where, col, base: float, interval: float, n_bins: int) -> list[int]:
+    """Count per bin k = [base + k*interval, base + (k+1)*interval); the last bin is closed.
+
+    With few bins each count is an index range count (no per-row arithmetic and no sort),
+    several times faster than GROUP BY floor(...) over a million rows.
+    """
+    if n_bins <= _RANGE_BINS:
+        edges = [base + k * interval for k in range(n_bins + 1)]
+        subs = []
+        for k in range(n_bins):
+            cond = col >= edges[k] if k else col.is_not(None)
+            if k < n_bins - 1:
+                cond = cond & (col < edges[k + 1])
+            subs.append(_where(select(func.count()).where(cond), where).scalar_subquery())
+        return [int(c) for c in conn.execute(select(*subs)).one()]
     shifted = (col - base) / interval
     if conn.dialect.name == "sqlite":  # values are >= base, so truncation is floor
         index = cast(shifted, Integer)
@@ -165,13 +193,8 @@ def histogram(conn: Connection, where: ColumnElement[bool], req: HistogramAggreg
     stmt = _where(select(bucket, func.count()), where).where(col.is_not(None)).group_by(bucket)
     counts = [0] * n_bins
     for k, c in conn.execute(stmt):
-        k = min(max(int(k), 0), n_bins - 1)  # the max value lands in the last bin
-        counts[k] += c
-    result["interval"] = interval * factor
-    result["data"] = [
-        {"value": (base + k * interval) * factor, "count": c} for k, c in enumerate(counts)
-    ]
-    return result
+        counts[min(max(int(k), 0), n_bins - 1)] += c  # the max value lands in the last bin
+    return counts
 
 
 def min_max(conn: Connection, where: ColumnElement[bool], req: MinMaxAggregation, name: str):
@@ -217,13 +240,36 @@ _RUNNERS = {
 
 
 def run_aggregations(
-    conn: Connection, where: ColumnElement[bool], aggregations: dict[str, AggregationRequest]
+    conn: Connection,
+    where: ColumnElement[bool],
+    aggregations: dict[str, AggregationRequest],
+    *,
+    engine: Engine | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every requested aggregation, keyed by its name."""
-    out = {}
+    """Every requested aggregation, keyed by its name.
+
+    Given an ``engine``, the aggregations run side by side on their own connections (the
+    drivers release the GIL while a query runs), so a facet panel costs about its slowest
+    aggregation rather than their sum.
+    """
+    jobs = []
     for name, req in aggregations.items():
         for kind, runner in _RUNNERS.items():
             spec = getattr(req, kind)
             if spec is not None:
-                out[name] = {kind: runner(conn, where, spec, f"aggregations.{name}.{kind}")}
-    return out
+                jobs.append((name, kind, runner, spec))
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if engine is None or workers < 2:
+        return {
+            name: {kind: runner(conn, where, spec, f"aggregations.{name}.{kind}")}
+            for name, kind, runner, spec in jobs
+        }
+
+    def run(job):
+        name, kind, runner, spec = job
+        with engine.connect() as own:
+            return runner(own, where, spec, f"aggregations.{name}.{kind}")
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(run, jobs))
+    return {name: {kind: res} for (name, kind, _, _), res in zip(jobs, results, strict=True)}

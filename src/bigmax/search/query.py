@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Column, Connection, Engine, func, literal_column, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, visitors
 
 from bigmax.archive.db import ArchiveRow, EntryRow
 from bigmax.search.aggregations import AggregationRequest, run_aggregations
@@ -265,11 +265,17 @@ def search(
         cursor = decode_cursor(order_field, page_after_value)
 
     with _connect(bind) as conn:
+        count = None
+        if total:
+            count = conn.execute(select(func.count()).select_from(EntryRow).where(where)).scalar()
         data: list[dict[str, Any]] = []
         next_value = None
-        if page_size:
+        if page_size and count != 0:
+            page_where = where
+            if _scan_in_order(conn, order_field, count, page_size):
+                page_where = _without_index_ranges(where, order_field)
             cols = [EntryRow.pk, order_field.column, *(f.column for _, f in out_fields)]
-            stmt = select(*cols).where(where)
+            stmt = select(*cols).where(page_where)
             if cursor is not None:
                 stmt = stmt.where(after_condition(order_field, order, *cursor))
             stmt = stmt.order_by(*order_clauses(order_field, order)).limit(page_size + 1)
@@ -279,11 +285,56 @@ def search(
             if len(rows) > page_size:
                 last = rows[page_size - 1]
                 next_value = encode_cursor(order_field, last[1], last[0])
-        count = None
-        if total:
-            count = conn.execute(select(func.count()).select_from(EntryRow).where(where)).scalar()
-        agg_results = run_aggregations(conn, where, aggs) if aggs else {}
+        agg_results = {}
+        if aggs:
+            engine = bind if isinstance(bind, Engine) else None
+            agg_results = run_aggregations(conn, where, aggs, engine=engine)
     return SearchResult(count, data, next_value, agg_results)
+
+
+#: Walk the order index (testing each row) when that reads at most this many rows.
+_ORDERED_SCAN_ROWS = 20_000
+
+
+def _order_indexed(f: SearchField) -> bool:
+    if f.nullable:  # NULLS LAST cannot follow SQLite's index order (NULLs first there)
+        return False
+    if f.unique:
+        return True
+    col = f.column.property.columns[0]
+    return any(next(iter(idx.columns)) is col for idx in EntryRow.__table__.indexes)
+
+
+def _scan_in_order(conn: Connection, f: SearchField, count: int | None, page_size: int) -> bool:
+    """SQLite only: should the page walk the ORDER BY index instead of the WHERE's index?
+
+    SQLite's planner prefers a range index and then sorts every match, which is slow when
+    tens of thousands match; with the count known, walking entry_id order reads about
+    page_size * N / count rows, which is far fewer whenever matches are not rare.
+    PostgreSQL makes this choice itself from its statistics.
+    """
+    if conn.dialect.name != "sqlite" or count is None or not _order_indexed(f):
+        return False
+    n_all = conn.execute(select(func.count()).select_from(EntryRow)).scalar() or 0
+    return (page_size + 1) * n_all <= _ORDERED_SCAN_ROWS * count
+
+
+def _without_index_ranges(where: ColumnElement[bool], f: SearchField) -> ColumnElement[bool]:
+    """``where`` with entries columns written ``+col``: same result, but SQLite can no longer
+    use them as index ranges, so it walks the index of the order field."""
+    table = EntryRow.__table__
+    keep = (f.column.property.columns[0], table.c.pk)
+
+    def replace(element):
+        if (
+            isinstance(element, Column)
+            and element.table is table
+            and not any(element is k for k in keep)
+        ):
+            return literal_column(f"+{table.name}.{element.name}", element.type)
+        return None
+
+    return visitors.replacement_traverse(where, {}, replace)
 
 
 def search_request(
