@@ -171,12 +171,13 @@ def _bonds(atoms: Atoms, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     cell = np.asarray(atoms.cell.complete(), dtype=float)
     radii = covalent_radii[atoms.numbers] * scale
     rmax = 2.0 * float(radii.max())
-    frac = np.linalg.solve(cell.T, np.asarray(atoms.positions, dtype=float).T).T
+    inverse = np.linalg.inv(cell)
+    frac = np.asarray(atoms.positions, dtype=float) @ inverse
     frac[:, pbc] %= 1.0
     positions = frac @ cell
     # Enough images along each periodic axis to reach every neighbour within rmax.
-    # Plane spacings are 1/|rows of the inverse transposed cell|.
-    heights = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
+    # Plane spacings are 1/|columns of the inverse cell|.
+    heights = 1.0 / np.linalg.norm(inverse, axis=0)
     reach = np.where(pbc, np.ceil(rmax / heights), 0).astype(int)
     shifts = _shifts(*reach.tolist())
     # Keep only images within rmax of the home cell: a slab of width rmax/height per axis.
@@ -185,9 +186,10 @@ def _bonds(atoms: Atoms, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     near = np.all(((image_frac > -margin) & (image_frac < 1.0 + margin)) | ~pbc, axis=1)
     near[len(shifts) // 2 * n : len(shifts) // 2 * n + n] = True  # the home cell itself
     index = np.flatnonzero(near)
-    pairs = cKDTree(positions).sparse_distance_matrix(
-        cKDTree(image_frac[index] @ cell), rmax, output_type="ndarray"
-    )
+    # Unbalanced, uncompacted trees build faster, and these point sets are small.
+    home = cKDTree(positions, balanced_tree=False, compact_nodes=False)
+    near_images = cKDTree(image_frac[index] @ cell, balanced_tree=False, compact_nodes=False)
+    pairs = home.sparse_distance_matrix(near_images, rmax, output_type="ndarray")
     i = pairs["i"].astype(np.intp)
     k = index[pairs["j"]]
     j = k % n
