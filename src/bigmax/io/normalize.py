@@ -308,7 +308,7 @@ def material(atoms: Atoms, symprec: float | None = None, angle_tolerance: float 
     )
 
 
-def _finite(value: Any) -> bool:
+def is_finite(value: Any) -> bool:
     try:
         return bool(np.all(np.isfinite(np.asarray(value, dtype=float))))
     except (TypeError, ValueError):
@@ -349,18 +349,18 @@ def properties(
         magmom = results.get("magmom")
     props = Properties()
     n = len(atoms)
-    if energy is not None and _finite(energy):
+    if energy is not None and is_finite(energy):
         props.total_energy = float(energy) * EV
         if n:
             props.energy_per_atom = props.total_energy / n
-    if forces is not None and _finite(forces):
+    if forces is not None and is_finite(forces):
         f = np.asarray(forces, dtype=float).reshape(-1, 3) * EV_PER_ANGSTROM
         if len(f) == n:
             props.forces = f.tolist()
             props.max_force = float(np.sqrt((f * f).sum(axis=1)).max()) if n else 0.0
-    if stress is not None and _finite(stress) and all(atoms.pbc):
+    if stress is not None and is_finite(stress) and all(atoms.pbc):
         props.stress = (voigt_to_matrix(stress) * EV_PER_ANGSTROM3).tolist()
-    if magmom is not None and _finite(magmom) and np.ndim(magmom) == 0:
+    if magmom is not None and is_finite(magmom) and np.ndim(magmom) == 0:
         props.magnetic_moment = float(magmom) * BOHR_MAGNETON
     return props
 

@@ -250,13 +250,19 @@ def _properties(atoms: Atoms) -> Properties:
     info = atoms.info
     energy = None
     for key in _INFO_ENERGY_KEYS:
-        if key in info and normalize._finite(info[key]):
+        if key in info and normalize.is_finite(info[key]):
             energy = float(info[key])
             break
     props = normalize.properties(atoms, energy=energy)
-    if "formation_energy_per_atom" in info and normalize._finite(info["formation_energy_per_atom"]):
+    if "formation_energy_per_atom" in info and normalize.is_finite(
+        info["formation_energy_per_atom"]
+    ):
         props.formation_energy_per_atom = float(info["formation_energy_per_atom"]) * normalize.EV
-    if "band_gap" in info and normalize._finite(info["band_gap"]) and float(info["band_gap"]) >= 0:
+    if (
+        "band_gap" in info
+        and normalize.is_finite(info["band_gap"])
+        and float(info["band_gap"]) >= 0
+    ):
         gap_type = info.get("band_gap_type")
         props.band_gap = normalize.band_gap(
             float(info["band_gap"]), gap_type if isinstance(gap_type, str) else None

@@ -255,9 +255,12 @@ def _numeric(col: pa.ChunkedArray) -> bool:
 
 
 def _value(v: Any) -> Any:
+    """A cell as a JSON scalar: NaN becomes None, dates and other objects become text."""
     if isinstance(v, float) and not math.isfinite(v):
         return None
-    return v
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
 
 
 class PropertyTableReader:
@@ -312,6 +315,8 @@ class PropertyTableReader:
                 yield self._row(columns, row, Path(root), symprec, key)
             except (ValueError, ReaderError) as err:
                 yield Parsed(key, error=f"{path.name} row {row}: {err}")
+            except Exception as err:  # one bad row must not lose the others
+                yield Parsed(key, error=f"{path.name} row {row}: {type(err).__name__}: {err}")
 
     @staticmethod
     def _row(columns: list[_Column], row: int, root: Path, symprec: float, key: str) -> Parsed:
