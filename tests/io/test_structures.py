@@ -79,6 +79,7 @@ def test_vasprun(data):
     m = r.method
     assert (m.program_name, m.program_version, m.method_type) == ("VASP", "6.3.0", MethodType.DFT)
     assert m.k_mesh == [4, 4, 4]
+    assert m.xc_functional == "LDA"  # GGA unset and LDA POTCARs ("PAW C 22Mar2012")
 
 
 def test_outcar_forces_match_file(data):

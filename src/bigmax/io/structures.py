@@ -145,6 +145,11 @@ def method_from_file(path: Path, fmt: str) -> Method:
             potcar = re.search(r"^\s*LEXCH\s*=\s*(\w+)", text, re.M)
             if potcar:
                 xc = _VASP_XC.get(potcar.group(1), "PBE" if potcar.group(1) == "8" else None)
+        if xc is None:
+            # GGA unset: VASP takes the functional of the POTCARs, named by their family.
+            family = re.search(r"PAW(_PBE|_GGA|_LDA)?\s+[A-Z][a-z]?", text)
+            if family:
+                xc = {"_PBE": "PBE", "_GGA": "PW91"}.get(family.group(1) or "", "LDA")
         method.xc_functional = xc
         if kp:
             method.k_mesh = _kmesh(kp.group(1).split() if kp.lastindex == 1 else list(kp.groups()))
