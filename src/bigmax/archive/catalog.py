@@ -71,5 +71,5 @@ def archives_for(engine: Engine, pks: list[int]) -> list[dict[str, Any]]:
         for start in range(0, len(pks), 1000):
             part = pks[start : start + 1000]
             stmt = select(ArchiveRow.entry_pk, ArchiveRow.data).where(ArchiveRow.entry_pk.in_(part))
-            found.update(conn.execute(stmt).tuples())
+            found.update((pk, data) for pk, data in conn.execute(stmt))
     return [json.loads(found[pk]) for pk in pks if pk in found]

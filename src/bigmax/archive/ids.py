@@ -8,7 +8,7 @@ import hashlib
 
 def _hash(*parts: str) -> str:
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
-    return base64.b32encode(digest[:18]).decode().lower()  # 28 characters, URL safe
+    return base64.b32encode(digest[:20]).decode().lower()  # 32 characters, URL safe
 
 
 def upload_id(name: str) -> str:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from bigmax.archive.db import EntryRow
 from bigmax.archive.elements import element_masks
 from bigmax.schema import Entry
 
 
+#: Every column but the key: bulk inserts need the same keys in every row.
+_EMPTY = {c.name: None for c in EntryRow.__table__.columns if c.name != "pk"}
+
+
 def index_row(entry: Entry) -> dict[str, Any]:
     """The ``entries`` columns of ``entry`` (without ``pk``)."""
-    row: dict[str, Any] = {
+    row: dict[str, Any] = _EMPTY | {
         "entry_id": entry.entry_id,
         "upload_id": entry.upload_id,
         "mainfile": entry.mainfile,
