@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from search_helpers import evaluate
 
+import bigmax.search.query as query_module
 from bigmax.search import QueryError, get_entries, iter_entry_pks, search
 from bigmax.search.fields import get_field
 
@@ -22,7 +23,7 @@ def walk(db, query, order_by, order, page_size):
             page_size=page_size,
             page_after_value=cursor,
             required=["entry_id", order_by],
-            total=False,
+            total=True,
         )
         seen.extend(page.data)
         cursor = page.next_page_after_value
@@ -37,6 +38,7 @@ def sort_key(value, order):
 
 ORDERS = [
     "entry_id",
+    "upload_id",
     "band_gap",
     "space_group_number",
     "program_name",
@@ -53,12 +55,19 @@ ORDERS = [
     order_by=st.sampled_from(ORDERS),
     order=st.sampled_from(["asc", "desc"]),
     page_size=st.sampled_from([3, 17, 50]),
+    plan_rows=st.sampled_from([0, 10**9]),
     query=st.sampled_from(
         [None, {"elements": "O"}, {"band_gap:gt": "1 eV"}, {"not": {"elements": "O"}}]
     ),
 )
-def test_every_row_once_in_order(db, rows, order_by, order, page_size, query):
-    got = walk(db, query, order_by, order, page_size)
+def test_every_row_once_in_order(db, rows, order_by, order, page_size, plan_rows, query):
+    # plan_rows 0 / 10**9 force each page plan (matches first / ordered scan) on each backend
+    saved = query_module._ORDERED_SCAN_ROWS
+    query_module._ORDERED_SCAN_ROWS = plan_rows
+    try:
+        got = walk(db, query, order_by, order, page_size)
+    finally:
+        query_module._ORDERED_SCAN_ROWS = saved
     ids = [d["entry_id"] for d in got]
     expected = {r["entry_id"] for r in rows if evaluate(query, r)}
     assert len(ids) == len(set(ids)) and set(ids) == expected

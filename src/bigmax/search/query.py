@@ -272,14 +272,18 @@ def search(
         next_value = None
         if page_size and count != 0:
             page_where = where
-            if _scan_in_order(conn, order_field, count, page_size):
-                page_where = _without_index_ranges(where, order_field)
-            cols = [EntryRow.pk, order_field.column, *(f.column for _, f in out_fields)]
-            stmt = select(*cols).where(page_where)
             if cursor is not None:
-                stmt = stmt.where(after_condition(order_field, order, *cursor))
-            stmt = stmt.order_by(*order_clauses(order_field, order)).limit(page_size + 1)
-            rows = conn.execute(stmt).all()
+                page_where = all_of([where, after_condition(order_field, order, *cursor)])
+            plan = _page_plan(conn, order_field, count, page_size)
+            cols = [EntryRow.pk, order_field.column, *(f.column for _, f in out_fields)]
+            if plan == "matches_first":
+                rows = _page_matches_first(conn, cols, page_where, order_field, order, page_size)
+            else:
+                if plan == "ordered_scan":
+                    page_where = _without_index_ranges(page_where, order_field)
+                stmt = select(*cols).where(page_where)
+                stmt = stmt.order_by(*order_clauses(order_field, order)).limit(page_size + 1)
+                rows = conn.execute(stmt).all()
             for row in rows[:page_size]:
                 data.append({n: _output(f, row[i + 2]) for i, (n, f) in enumerate(out_fields)})
             if len(rows) > page_size:
@@ -305,18 +309,46 @@ def _order_indexed(f: SearchField) -> bool:
     return any(next(iter(idx.columns)) is col for idx in EntryRow.__table__.indexes)
 
 
-def _scan_in_order(conn: Connection, f: SearchField, count: int | None, page_size: int) -> bool:
-    """SQLite only: should the page walk the ORDER BY index instead of the WHERE's index?
+def _page_plan(conn: Connection, f: SearchField, count: int | None, page_size: int) -> str:
+    """How to fetch a page, chosen from the count we already have.
 
-    SQLite's planner prefers a range index and then sorts every match, which is slow when
-    tens of thousands match; with the count known, walking entry_id order reads about
-    page_size * N / count rows, which is far fewer whenever matches are not rare.
-    PostgreSQL makes this choice itself from its statistics.
+    Walking the order index and testing each row reads about page_size * N / count rows:
+    cheap when matches are common. When they are rare it is cheaper to collect the matches
+    from the WHERE's indexes first and sort only those. SQLite's planner always prefers the
+    second ("ordered_scan" overrides it); PostgreSQL cannot estimate the element masks and
+    always prefers the first ("matches_first" overrides it).
     """
-    if conn.dialect.name != "sqlite" or count is None or not _order_indexed(f):
-        return False
+    if count is None or not _order_indexed(f):
+        return "default"
     n_all = conn.execute(select(func.count()).select_from(EntryRow)).scalar() or 0
-    return (page_size + 1) * n_all <= _ORDERED_SCAN_ROWS * count
+    common = (page_size + 1) * n_all <= _ORDERED_SCAN_ROWS * count
+    if conn.dialect.name == "sqlite":
+        return "ordered_scan" if common else "default"
+    if conn.dialect.name == "postgresql":
+        return "default" if common else "matches_first"
+    return "default"
+
+
+def _page_matches_first(conn, cols, where, f: SearchField, order: Order, page_size: int):
+    """The page from a materialized set of matches: an optimisation fence for PostgreSQL."""
+    matches = (
+        select(EntryRow.pk.label("pk"), f.column.label("value"))
+        .where(where)
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    value, pk = matches.c.value, matches.c.pk
+    if order == "asc":
+        keys = [value.asc().nulls_last() if f.nullable else value.asc(), pk.asc()]
+    else:
+        keys = [value.desc().nulls_first() if f.nullable else value.desc(), pk.desc()]
+    page = select(pk).order_by(*keys).limit(page_size + 1)
+    pks = list(conn.execute(page).scalars())
+    if not pks:
+        return []
+    rows = conn.execute(select(*cols).where(EntryRow.pk.in_(pks))).all()
+    by_pk = {row[0]: row for row in rows}
+    return [by_pk[p] for p in pks]
 
 
 def _without_index_ranges(where: ColumnElement[bool], f: SearchField) -> ColumnElement[bool]:
