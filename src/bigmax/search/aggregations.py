@@ -121,9 +121,12 @@ def terms(conn: Connection, where: ColumnElement[bool], req: TermsAggregation, n
 
 
 def _min_max(conn: Connection, where: ColumnElement[bool], f: SearchField):
+    """Two statements on purpose: SQLite reads min() or max() alone from the end of an index,
+    but scans the whole table for both in one SELECT."""
     col = f.column
-    stmt = _where(select(func.min(col), func.max(col)), where)
-    return conn.execute(stmt).one()
+    lo = conn.execute(_where(select(func.min(col)), where)).scalar()
+    hi = conn.execute(_where(select(func.max(col)), where)).scalar()
+    return lo, hi
 
 
 def histogram(conn: Connection, where: ColumnElement[bool], req: HistogramAggregation, name: str):

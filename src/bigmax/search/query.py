@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Column, Connection, Engine, func, literal_column, select
+from sqlalchemy import Column, Connection, Engine, func, literal_column, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, visitors
 
@@ -320,13 +320,25 @@ def _page_plan(conn: Connection, f: SearchField, count: int | None, page_size: i
     """
     if count is None or not _order_indexed(f):
         return "default"
-    n_all = conn.execute(select(func.count()).select_from(EntryRow)).scalar() or 0
+    n_all = _row_estimate(conn)
     common = (page_size + 1) * n_all <= _ORDERED_SCAN_ROWS * count
     if conn.dialect.name == "sqlite":
         return "ordered_scan" if common else "default"
     if conn.dialect.name == "postgresql":
         return "default" if common else "matches_first"
     return "default"
+
+
+def _row_estimate(conn: Connection) -> int:
+    """Rows in ``entries``: exact on SQLite (a b-tree count is quick there), the planner's
+    estimate on PostgreSQL, where count(*) scans the whole table."""
+    if conn.dialect.name == "postgresql":
+        estimate = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = 'entries'::regclass")
+        ).scalar()
+        if estimate is not None and estimate >= 0:
+            return int(estimate)
+    return conn.execute(select(func.count()).select_from(EntryRow)).scalar() or 0
 
 
 def _page_matches_first(conn, cols, where, f: SearchField, order: Order, page_size: int):
