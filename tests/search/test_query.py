@@ -227,3 +227,30 @@ def test_garbage_queries_give_query_error_or_run(db, query):
         return
     with db.connect() as conn:
         conn.execute(select(EntryRow.pk).where(where)).all()
+
+
+def test_search_request_model(db, rows):
+    from pydantic import ValidationError
+
+    from bigmax.search import SearchRequest, search_request
+
+    with pytest.raises(ValidationError, match="band_gpa"):
+        SearchRequest(query={"band_gpa": 1})
+    with pytest.raises(ValidationError, match="filter"):
+        SearchRequest(filter="nelements >")
+    request = SearchRequest.model_validate(
+        {
+            "query": {"elements": "O"},
+            "filter": "nsites >= 2",
+            "pagination": {"page_size": 3, "order_by": "n_sites", "order": "desc"},
+            "required": ["entry_id", "n_sites"],
+            "aggregations": {"n": {"statistics": {"quantity": "n_sites"}}},
+        }
+    )
+    result = search_request(db, request)
+    expected = [r for r in rows if evaluate({"elements": "O", "n_sites:gte": 2}, r)]
+    assert result.total == len(expected)
+    assert [d["n_sites"] for d in result.data] == sorted(
+        (r["n_sites"] for r in expected), reverse=True
+    )[:3]
+    assert result.aggregations["n"]["statistics"]["count"] == len(expected)
