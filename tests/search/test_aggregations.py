@@ -115,3 +115,23 @@ def test_empty_result_aggregations(db):
     assert aggs["h"]["histogram"]["data"] == []
     assert aggs["s"]["statistics"]["count"] == 0 and aggs["s"]["statistics"]["mean"] is None
     assert aggs["e"]["terms"]["data"] == []
+
+
+def test_in_memory_sqlite_runs_aggregations_on_one_connection(rows):
+    """Side-by-side aggregations would each see an empty in-memory database."""
+    from search_helpers import insert_rows
+
+    from bigmax.archive.db import init_db, make_engine
+
+    engine = make_engine("sqlite://")
+    init_db(engine)
+    insert_rows(engine, rows)
+    aggs = run(
+        engine,
+        {
+            "a": {"terms": {"quantity": "space_group_number"}},
+            "b": {"statistics": {"quantity": "n_sites"}},
+        },
+    )
+    assert aggs["b"]["statistics"]["count"] == len(matching(rows))
+    assert sum(t["count"] for t in aggs["a"]["terms"]["data"]) > 0

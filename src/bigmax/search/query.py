@@ -291,7 +291,7 @@ def search(
                 next_value = encode_cursor(order_field, last[1], last[0])
         agg_results = {}
         if aggs:
-            engine = bind if isinstance(bind, Engine) else None
+            engine = bind if isinstance(bind, Engine) and not _in_memory(bind) else None
             agg_results = run_aggregations(conn, where, aggs, engine=engine)
     return SearchResult(count, data, next_value, agg_results)
 
@@ -379,6 +379,12 @@ def _without_index_ranges(where: ColumnElement[bool], f: SearchField) -> ColumnE
         return None
 
     return visitors.replacement_traverse(where, {}, replace)
+
+
+def _in_memory(engine: Engine) -> bool:
+    """An in-memory SQLite database exists once per connection: no side-by-side queries."""
+    url = engine.url
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def search_request(
