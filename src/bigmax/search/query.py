@@ -254,9 +254,9 @@ def search(
     order_field = resolve_field(order_by, "order_by")
     if order_field.kind == "elements":
         raise QueryError("order_by: cannot order by 'elements'; order by n_elements instead")
+    if isinstance(required, str) or not isinstance(required, Sequence | None):
+        raise QueryError(f"required: expected a list of field names, got {required!r}")
     names = list(DEFAULT_FIELDS if required is None else required)
-    if isinstance(required, str):
-        raise QueryError("required: expected a list of field names")
     out_fields = [(n, resolve_field(n, "required")) for n in names]
     aggs = _validate_aggregations(aggregations)
     where = build_where(query, filter, scope)
