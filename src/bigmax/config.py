@@ -26,6 +26,7 @@ class Settings:
     symprec: float = DEFAULT_SYMPREC
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).expanduser())
         if not self.database_url:
             url = (
                 os.environ.get("BIGMAX_DATABASE_URL") or f"sqlite:///{self.home / 'bigmax.sqlite'}"

@@ -31,17 +31,66 @@ class Base(DeclarativeBase):
     pass
 
 
+class UserRow(Base):
+    """A local account; ``password_hash`` is an argon2id hash (never the password)."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TokenRow(Base):
+    """A bearer API token; only the sha256 of its secret is kept."""
+
+    __tablename__ = "tokens"
+
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.user_id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class UploadRow(Base):
+    """An upload. Private until published; published with ``embargo_until`` in the future it is
+    embargoed (only formula, elements and space group findable), and public after that."""
+
     __tablename__ = "uploads"
 
     upload_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    owner_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("users.user_id", ondelete="SET NULL"), nullable=True, index=True
+    )
     authors: Mapped[list] = mapped_column(JSON, default=list)
     license: Mapped[str] = mapped_column(String(64), default="CC-BY-4.0")
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     references: Mapped[list] = mapped_column(JSON, default=list)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    embargo_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class UploadMemberRow(Base):
+    """A user an unpublished or embargoed upload is shared with."""
+
+    __tablename__ = "upload_members"
+
+    upload_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("uploads.upload_id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class RawFileRow(Base):
@@ -143,6 +192,34 @@ class ArchiveRow(Base):
         Integer, ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True
     )
     data: Mapped[str] = mapped_column(Text)
+
+
+class DatasetRow(Base):
+    """A user's collection of entries; freezing it gives a persistent id and a citation."""
+
+    __tablename__ = "datasets"
+
+    dataset_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    owner_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("users.user_id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    frozen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    pid: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    citation: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DatasetEntryRow(Base):
+    """Membership by entry id (stable across re-processing), not by database key."""
+
+    __tablename__ = "dataset_entries"
+
+    dataset_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("datasets.dataset_id", ondelete="CASCADE"), primary_key=True
+    )
+    entry_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -8,7 +8,6 @@ from bigmax.archive.db import EntryRow
 from bigmax.archive.elements import element_masks
 from bigmax.schema import Entry
 
-
 #: Every column but the key: bulk inserts need the same keys in every row.
 _EMPTY = {c.name: None for c in EntryRow.__table__.columns if c.name != "pk"}
 

@@ -1,0 +1,74 @@
+"""The app factory: one process serves /api/v1, /optimade and (later) the GUI."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import bigmax
+from bigmax.api.deps import BearerTokenAuthenticator
+from bigmax.archive.db import init_db, make_engine
+from bigmax.archive.lifecycle import PermissionDenied
+from bigmax.archive.store import FileStore
+from bigmax.archive.users import AuthError
+from bigmax.config import Settings, get_settings
+from bigmax.search.errors import QueryError
+
+log = logging.getLogger(__name__)
+
+#: Router modules, each with a module-level ``router``; mounted in this order.
+ROUTERS = (
+    "bigmax.api.v1.auth",
+    "bigmax.api.v1.uploads",
+    "bigmax.api.v1.entries",
+    "bigmax.api.v1.datasets",
+    "bigmax.api.optimade.routes",
+)
+
+
+def _error(status: int):
+    async def handler(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+    return handler
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="BigMax",
+        version=bigmax.__version__,
+        description="A FAIR archive for materials science: REST API and OPTIMADE.",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.store = FileStore(settings.files_url)
+    app.state.authenticators = [BearerTokenAuthenticator()]
+    app.add_exception_handler(QueryError, _error(400))
+    app.add_exception_handler(AuthError, _error(401))
+    app.add_exception_handler(PermissionDenied, _error(403))
+    app.add_exception_handler(LookupError, _error(404))
+    for name in ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            log.info("router %s not available", name)
+            continue
+        app.include_router(module.router)
+
+    @app.get("/api/v1/info", tags=["info"])
+    def info() -> dict:
+        """Version and the database backend."""
+        return {"name": "BigMax", "version": bigmax.__version__, "database": engine.dialect.name}
+
+    return app

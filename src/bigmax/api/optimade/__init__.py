@@ -1,0 +1,1 @@
+"""OPTIMADE v1.2 at /optimade."""

@@ -1,0 +1,134 @@
+"""Who may see what. Every read path (search, counts, aggregations, OPTIMADE, exports, raw files,
+datasets) takes its SQL scope from here, so there is one place to get visibility right.
+
+- private (unpublished): the owner, the users it is shared with, and admins;
+- embargoed (published, ``embargo_until`` in the future): as private for full access, but its
+  formula, elements and space group are findable by everyone;
+- public (published, no embargo left): everyone, also anonymous users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy.sql import ColumnElement
+
+from bigmax.archive.db import EntryRow, UploadMemberRow, UploadRow
+
+Visibility = Literal["private", "embargoed", "public"]
+
+#: Search fields whose values an embargoed entry shows to anyone.
+EMBARGO_FINDABLE = frozenset(
+    {
+        "entry_id",
+        "upload_id",
+        "formula_reduced",
+        "formula_hill",
+        "formula_anonymous",
+        "elements",
+        "n_elements",
+        "space_group_number",
+        "space_group_symbol",
+        "results.material.chemical_formula_reduced",
+        "results.material.chemical_formula_hill",
+        "results.material.chemical_formula_anonymous",
+        "results.material.elements",
+        "results.material.n_elements",
+        "results.material.symmetry.space_group_number",
+        "results.material.symmetry.space_group_symbol",
+        "chemical_formula_reduced",
+        "chemical_formula_hill",
+        "chemical_formula_anonymous",
+        "nelements",
+        "id",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: a user id, or None for anonymous. The local CLI acts as ``SYSTEM``."""
+
+    user_id: str | None = None
+    is_admin: bool = False
+
+    @property
+    def anonymous(self) -> bool:
+        return self.user_id is None and not self.is_admin
+
+
+ANONYMOUS = Viewer()
+SYSTEM = Viewer(is_admin=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _public(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        UploadRow.published.is_(True),
+        or_(UploadRow.embargo_until.is_(None), UploadRow.embargo_until <= now),
+    )
+
+
+def _embargoed(now: datetime) -> ColumnElement[bool]:
+    return and_(UploadRow.published.is_(True), UploadRow.embargo_until > now)
+
+
+def _member_of(viewer: Viewer) -> ColumnElement[bool]:
+    if viewer.user_id is None:
+        return false()
+    shared = select(UploadMemberRow.upload_id).where(UploadMemberRow.user_id == viewer.user_id)
+    return or_(UploadRow.owner_id == viewer.user_id, UploadRow.upload_id.in_(shared))
+
+
+def readable_uploads_clause(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
+    """Condition on ``uploads`` for full access (raw files, processed data, every field)."""
+    if viewer.is_admin:
+        return true()
+    return or_(_public(now or utcnow()), _member_of(viewer))
+
+
+def findable_uploads_clause(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
+    """Condition on ``uploads`` whose basic metadata is findable: readable or embargoed."""
+    now = now or utcnow()
+    return or_(readable_uploads_clause(viewer, now), _embargoed(now))
+
+
+def entry_scope(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
+    """Condition on ``entries``: those the viewer may fully read."""
+    if viewer.is_admin:
+        return true()
+    uploads = select(UploadRow.upload_id).where(readable_uploads_clause(viewer, now))
+    return EntryRow.upload_id.in_(uploads)
+
+
+def findable_entry_scope(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
+    """Condition on ``entries``: readable ones plus embargoed ones (basic metadata only)."""
+    if viewer.is_admin:
+        return true()
+    uploads = select(UploadRow.upload_id).where(findable_uploads_clause(viewer, now))
+    return EntryRow.upload_id.in_(uploads)
+
+
+def search_scope(
+    viewer: Viewer, fields: Iterable[str], now: datetime | None = None
+) -> ColumnElement[bool]:
+    """The scope for a search that touches ``fields`` (query, sort, output and aggregations):
+    embargoed entries take part only when every field is one they may show."""
+    if set(fields) <= EMBARGO_FINDABLE:
+        return findable_entry_scope(viewer, now)
+    return entry_scope(viewer, now)
+
+
+def visibility(upload: UploadRow, now: datetime | None = None) -> Visibility:
+    if not upload.published:
+        return "private"
+    if upload.embargo_until is not None and upload.embargo_until > (now or utcnow()):
+        return "embargoed"
+    return "public"
