@@ -7,8 +7,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $$p && break; done)
 VENV := .venv
 STAMP := $(VENV)/.installed
-# The main job; it becomes `$(VENV)/bin/bigmax serve --demo` once the server exists.
-RUN := $(VENV)/bin/bigmax demo && $(VENV)/bin/bigmax uploads
+# The main job: serve the demo archive (REST API, OPTIMADE) on http://127.0.0.1:8000.
+RUN := $(VENV)/bin/bigmax serve --demo
 # pytest options. Two workers measured ~10% faster than one on 2 cores (each test has its own
 # database); make test PYTEST_ARGS="-x -k doctor" runs serially.
 PYTEST_ARGS ?= -n 2
@@ -16,7 +16,7 @@ PYTEST_ARGS ?= -n 2
 .PHONY: help venv run test lint schema clean
 
 help:
-	@echo "make run     ingest the demo data into BIGMAX_HOME and list the uploads"
+	@echo "make run     ingest and publish the demo data, then serve it on http://127.0.0.1:8000"
 	@echo "make test    ruff and the whole test suite, on SQLite and a throwaway PostgreSQL"
 	@echo "make lint    ruff only"
 	@echo "make schema  regenerate docs/schema/*.json from bigmax.schema"

@@ -370,10 +370,22 @@ def demo_cmd(
     """Ingest the shipped demo data: NOMAD 2018 Kaggle sesquioxides and the 82 octet binaries."""
     settings = get_settings()
     console.print(f"BigMax demo archive in {settings.home} ({settings.database_url})")
+    _ingest_demo(jobs)
+    _demo_summary()
+
+
+def _ingest_demo(jobs: int) -> None:
+    """Ingest the demo uploads (a re-run adds nothing) and publish them, so anyone can read them."""
+    from bigmax.archive.access import SYSTEM
+    from bigmax.archive.lifecycle import get_upload, publish
+
+    engine = _engine()
     with tempfile.TemporaryDirectory(prefix="bigmax-demo-") as tmp:
         for key, folder in demo_files(Path(tmp)).items():
-            _print_report(_ingest_with_progress([folder], DEMO_UPLOADS[key], jobs))
-    _demo_summary()
+            report = _ingest_with_progress([folder], DEMO_UPLOADS[key], jobs)
+            _print_report(report)
+            if not get_upload(engine, report.upload_id).published:
+                publish(engine, report.upload_id, SYSTEM)
 
 
 def _demo_summary() -> None:
@@ -391,6 +403,83 @@ def _demo_summary() -> None:
     console.print(f"{result.total} entries in the archive")
     for name, agg in (result.aggregations or {}).items():
         console.print(f"  {name}: {json.dumps(agg, default=str)}")
+
+
+@app.command("serve")
+@_friendly
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Ingest and publish the demo first")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes")] = 1,
+) -> None:
+    """Serve the archive: REST API at /api/v1 (docs at /api/v1/docs) and OPTIMADE at /optimade."""
+    import uvicorn
+
+    if demo:
+        _ingest_demo(jobs=1)
+    console.print(f"BigMax at http://{host}:{port}/  (API docs: http://{host}:{port}/api/v1/docs)")
+    uvicorn.run("bigmax.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+users_app = typer.Typer(help="Local user accounts and API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+@_friendly
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    admin: Annotated[bool, typer.Option("--admin", help="May read and change everything")] = False,
+    password: Annotated[
+        str | None, typer.Option(help="Password (asked for when not given)")
+    ] = None,
+) -> None:
+    """Add a local user; the password is stored as an argon2id hash."""
+    from bigmax.archive.users import create_user
+
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    user = create_user(_engine(), username, password, is_admin=admin)
+    console.print(f"added user {user.username} ({user.user_id}){' as admin' if admin else ''}")
+
+
+@users_app.command("list")
+@_friendly
+def users_list() -> None:
+    """List the users."""
+    from bigmax.archive.users import list_users
+
+    table = Table(title="users")
+    for col in ("username", "user id", "admin", "created"):
+        table.add_column(col)
+    for u in list_users(_engine()):
+        table.add_row(
+            u.username, u.user_id, "yes" if u.is_admin else "", f"{u.created_at:%Y-%m-%d}"
+        )
+    console.print(table)
+
+
+@users_app.command("token")
+@_friendly
+def users_token(
+    username: Annotated[str, typer.Argument(help="Whose token")],
+    days: Annotated[int, typer.Option(min=1, max=365, help="Lifetime in days")] = 30,
+    name: Annotated[str, typer.Option(help="A label to recognise the token by")] = "cli",
+    revoke: Annotated[str | None, typer.Option(help="Revoke the token with this id")] = None,
+) -> None:
+    """Create an API token for a user (printed once), or revoke one with --revoke TOKEN_ID."""
+    from bigmax.archive.users import create_token, get_user, revoke_token
+
+    engine = _engine()
+    user = get_user(engine, username)
+    if revoke:
+        revoke_token(engine, user, revoke)
+        console.print(f"revoked token {revoke}")
+        return
+    token = create_token(engine, user, name=name, days=days)
+    console.print(f"token id {token.token_id}, expires {token.expires_at:%Y-%m-%d}")
+    print(token.secret)
 
 
 if __name__ == "__main__":

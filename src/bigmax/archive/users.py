@@ -167,7 +167,14 @@ def user_for_token(engine: Engine, secret: str) -> User:
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         raise AuthError("invalid token")
     stmt = (
-        select(UserRow, TokenRow.expires_at, TokenRow.revoked_at)
+        select(
+            UserRow.user_id,
+            UserRow.username,
+            UserRow.is_admin,
+            UserRow.created_at,
+            TokenRow.expires_at,
+            TokenRow.revoked_at,
+        )
         .join(TokenRow, TokenRow.user_id == UserRow.user_id)
         .where(TokenRow.token_hash == _digest(secret))
     )
@@ -175,4 +182,4 @@ def user_for_token(engine: Engine, secret: str) -> User:
         row = conn.execute(stmt).first()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise AuthError("invalid, expired or revoked token")
-    return _user(row[0])
+    return _user(row)
