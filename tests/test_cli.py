@@ -171,3 +171,23 @@ def test_doctor(runner, bigmax_home):
     result = runner.invoke(app, ["doctor"])
     assert "database" in result.output.lower()
     assert "Traceback" not in result.output
+
+
+def test_users_and_tokens(runner, bigmax_home):
+    _ok(runner.invoke(app, ["users", "add", "alice", "--password", "correct horse"]))
+    assert "alice" in _ok(runner.invoke(app, ["users", "list"]))
+    out = _ok(runner.invoke(app, ["users", "token", "alice", "--days", "7"]))
+    secret = out.strip().splitlines()[-1]
+    token_id = out.split("token id ")[1].split(",")[0]
+    from bigmax.archive.db import make_engine
+    from bigmax.archive.users import AuthError, user_for_token
+    from bigmax.config import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    assert user_for_token(engine, secret).username == "alice"
+    _ok(runner.invoke(app, ["users", "token", "alice", "--revoke", token_id]))
+    with pytest.raises(AuthError):
+        user_for_token(engine, secret)
+    engine.dispose()
+    bad = runner.invoke(app, ["users", "add", "alice", "--password", "another one"])
+    assert bad.exit_code == 1 and "taken" in bad.output
