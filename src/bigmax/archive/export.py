@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -188,3 +188,100 @@ def _export_extxyz(entries: Iterable[dict], out: Path) -> int:
             ase.io.write(fh, atoms, format="extxyz")
             n += 1
     return n
+
+
+# -- streaming: the same formats as byte chunks, for HTTP responses of any size ----------------
+
+
+class DrainBuffer:
+    """A write-only sink that hands its bytes out on ``drain()``: writers (pyarrow, zipfile)
+    write into it, the caller yields what came out, so memory holds one chunk at a time."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._pos = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def drain(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def iter_jsonl(entries: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """One JSON line per entry, as ``export(..., "jsonl")`` writes them."""
+    for entry in entries:
+        yield (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+
+
+def iter_extxyz(entries: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """Extended XYZ frames of the entries that have a structure; the others are skipped."""
+    import io
+
+    import ase.io
+
+    for entry in entries:
+        atoms = entry_atoms(entry)
+        if atoms is None:
+            continue
+        buf = io.StringIO()
+        ase.io.write(buf, atoms, format="extxyz")
+        yield buf.getvalue().encode()
+
+
+def _iter_table(entries: Iterable[dict], fmt: str) -> Iterator[bytes]:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    sink = DrainBuffer()
+    lists = fmt == "parquet"
+    writer = None
+    # an empty export still gets its header (CSV) or schema (Parquet): one empty table
+    for chunk in chain(_chunks(entries, 1000), [[]]):
+        if chunk == [] and writer is not None:
+            break
+        table = _table(chunk, lists=lists)
+        if writer is None:
+            make = pq.ParquetWriter if lists else pcsv.CSVWriter
+            writer = make(sink, table.schema)
+        writer.write_table(table.cast(writer.schema) if lists else table)
+        if out := sink.drain():
+            yield out
+    writer.close()
+    if out := sink.drain():
+        yield out
+
+
+def iter_csv(entries: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """CSV with `name (unit)` headers, as ``export(..., "csv")``, chunk by chunk."""
+    return _iter_table(entries, "csv")
+
+
+def iter_parquet(entries: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """Parquet, as ``export(..., "parquet")``: one row group per 1000 entries, streamed."""
+    return _iter_table(entries, "parquet")
+
+
+def iter_export(entries: Iterable[dict[str, Any]], fmt: Format) -> Iterator[bytes]:
+    """The bytes of ``export(entries, fmt, ...)``, in chunks, never all in memory."""
+    makers = {"jsonl": iter_jsonl, "csv": iter_csv, "parquet": iter_parquet, "extxyz": iter_extxyz}
+    if fmt not in makers:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return makers[fmt](entries)
