@@ -1,7 +1,8 @@
-"""Unpack zip uploads safely: no path traversal, no links, no zip bombs."""
+"""Unpack zip and tar uploads safely: no path traversal, no links, no archive bombs."""
 
 from __future__ import annotations
 
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ CHUNK_SLACK = 1 << 20  # small archives may legitimately compress very well
 
 
 class UnsafeArchiveError(ValueError):
-    """A zip file that would write outside its folder, or expand far beyond its size."""
+    """An archive that would write outside its folder, or expand far beyond its size."""
 
 
 def unpack_zip(archive: Path, target: Path, max_total: int = MAX_TOTAL_BYTES) -> list[str]:
@@ -57,3 +58,56 @@ def unpack_zip(archive: Path, target: Path, max_total: int = MAX_TOTAL_BYTES) ->
                     dst.write(block)
             written.append(rel)
         return written
+
+
+def unpack_tar(archive: Path, target: Path, max_total: int = MAX_TOTAL_BYTES) -> list[str]:
+    """Extract a tar file (plain, gzip, bzip2 or xz) into ``target``; returns paths written.
+
+    The archive is read in one streaming pass, and every member is checked before any of its
+    bytes are written: only regular files and folders, no absolute or climbing names, and the
+    running total must stay under ``max_total`` and ``MAX_RATIO`` times the archive's size, so a
+    tar bomb stops after writing at most that much (the caller removes ``target``).
+    """
+    packed = max(1, archive.stat().st_size)
+    budget = min(max_total, MAX_RATIO * packed + CHUNK_SLACK)
+    try:
+        tf = tarfile.open(archive, mode="r|*")
+    except (tarfile.TarError, OSError) as err:
+        raise UnsafeArchiveError(f"{archive.name}: not a readable tar file ({err})") from err
+    written: list[str] = []
+    total = 0
+    try:
+        with tf:
+            for member in tf:
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    kind = "link" if member.issym() or member.islnk() else "special file"
+                    raise UnsafeArchiveError(
+                        f"{archive.name}: member {member.name!r} is a {kind}; only regular "
+                        "files and folders are accepted"
+                    )
+                try:
+                    rel = safe_relpath(member.name)
+                except UnsafePathError as err:
+                    raise UnsafeArchiveError(f"{archive.name}: {err}") from err
+                if len(written) >= MAX_MEMBERS:
+                    raise UnsafeArchiveError(f"{archive.name}: more than {MAX_MEMBERS} members")
+                total += member.size
+                if total > budget:
+                    raise UnsafeArchiveError(
+                        f"{archive.name}: would expand to more than {budget} bytes from "
+                        f"{packed}; refusing a tar bomb"
+                    )
+                dest = target / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                src = tf.extractfile(member)
+                with open(dest, "wb") as dst:
+                    while block := src.read(1 << 20):
+                        dst.write(block)
+                written.append(rel)
+    except (tarfile.TarError, EOFError) as err:
+        raise UnsafeArchiveError(f"{archive.name}: broken tar file ({err})") from err
+    except OSError as err:
+        raise UnsafeArchiveError(f"{archive.name}: cannot unpack ({err.strerror or err})") from err
+    return written

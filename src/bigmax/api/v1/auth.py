@@ -1,0 +1,130 @@
+"""/api/v1/auth: trade a username and password for a bearer token, and manage your tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from pydantic import AfterValidator, BaseModel, Field
+
+from bigmax.api.deps import EngineDep, UserDep
+from bigmax.archive.access import utcnow
+from bigmax.archive.users import MAX_TOKEN_DAYS, AuthError, authenticate, create_token, list_tokens
+from bigmax.archive.users import revoke_token as revoke
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+def db_text(value: str) -> str:
+    """Strings go to the database: no NUL characters (PostgreSQL refuses them) and no lone
+    surrogates (they cannot be encoded), so bad input is a 422, never a 500."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+DbText = Annotated[str, AfterValidator(db_text)]
+
+
+class TokenRequest(BaseModel):
+    username: DbText = Field(min_length=1, max_length=64)
+    password: DbText = Field(min_length=1, max_length=1024)
+    name: DbText = Field("", max_length=128, description="A label to tell your tokens apart.")
+    days: int = Field(30, ge=1, le=MAX_TOKEN_DAYS, description="Lifetime in days.")
+
+
+class NewToken(BaseModel):
+    token: str = Field(description="The secret: send it as 'Authorization: Bearer <token>'.")
+    token_id: str
+    name: str
+    expires_at: datetime
+
+
+class TokenInfo(BaseModel):
+    token_id: str
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    active: bool
+
+
+class Me(BaseModel):
+    user_id: str
+    username: str
+    is_admin: bool
+    created_at: datetime
+
+
+_UNAUTHORIZED = {401: {"description": "No, wrong, expired or revoked credentials"}}
+
+
+@router.post(
+    "/token",
+    response_model=NewToken,
+    status_code=status.HTTP_201_CREATED,
+    responses=_UNAUTHORIZED,
+)
+def new_token(body: TokenRequest, engine: EngineDep) -> NewToken:
+    """A new API token. The secret is shown once; only its hash is stored."""
+    try:
+        user = authenticate(engine, body.username, body.password)
+    except AuthError as err:
+        raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"}) from None
+    token = create_token(engine, user, name=body.name, days=body.days)
+    return NewToken(
+        token=token.secret or "",
+        token_id=token.token_id,
+        name=token.name,
+        expires_at=token.expires_at,
+    )
+
+
+@router.get("/me", response_model=Me, responses=_UNAUTHORIZED)
+def me(user: UserDep) -> Me:
+    """Who the token belongs to."""
+    return Me(
+        user_id=user.user_id,
+        username=user.username,
+        is_admin=user.is_admin,
+        created_at=user.created_at,
+    )
+
+
+@router.get("/tokens", response_model=list[TokenInfo], responses=_UNAUTHORIZED)
+def tokens(user: UserDep, engine: EngineDep) -> list[TokenInfo]:
+    """Your tokens, oldest first, without their secrets."""
+    now = utcnow()
+    return [
+        TokenInfo(
+            token_id=t.token_id,
+            name=t.name,
+            created_at=t.created_at,
+            expires_at=t.expires_at,
+            revoked_at=t.revoked_at,
+            active=t.revoked_at is None and t.expires_at > now,
+        )
+        for t in list_tokens(engine, user)
+    ]
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**_UNAUTHORIZED, 404: {"description": "No active token with this id is yours"}},
+)
+def revoke_token(
+    token_id: Annotated[str, Path(max_length=64, pattern=r"^[0-9A-Za-z_-]+$")],
+    user: UserDep,
+    engine: EngineDep,
+) -> None:
+    """Revoke one of your tokens; it is refused from the next request on."""
+    try:
+        revoke(engine, user, token_id)
+    except LookupError as err:
+        raise HTTPException(404, str(err)) from None

@@ -1,0 +1,170 @@
+"""Background processing of uploads: ingest runs in a worker thread while the API answers.
+
+One worker per app, so two jobs never write the same upload (or fight over SQLite's single
+writer) at once. Job state (status, progress, error) lives in memory for the life of the process;
+what each file gave (reader, entries, errors) is always read back from the database, so it
+survives restarts and is the same whichever process did the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+
+from bigmax.archive import ids
+from bigmax.archive.access import utcnow
+from bigmax.archive.db import RawFileRow, UploadRow
+from bigmax.archive.ingest import ingest
+from bigmax.archive.store import FileStore
+from bigmax.config import Settings
+
+log = logging.getLogger(__name__)
+
+Status = Literal["pending", "processing", "success", "failed"]
+
+
+def upload_id_for(owner_id: str | None, name: str) -> str:
+    """The id ingest will give the upload ``name`` of ``owner_id``.
+
+    Ingest hashes the name alone today. When ingest gets its ``owner_id=`` keyword (ids hashed
+    from owner and name), return the same hash here: this is the one place that knows.
+    """
+    return ids.upload_id(name)
+
+
+@dataclass
+class Job:
+    """One run of ingest over an upload's new or changed files."""
+
+    upload_id: str
+    name: str
+    owner_id: str | None
+    kind: Literal["upload", "add", "reprocess"]
+    status: Status = "pending"
+    done: int = 0
+    total: int = 0
+    error: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    entries: int = 0
+    failed: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("pending", "processing")
+
+
+class Processor:
+    """The app's processing queue: a one-worker thread pool, created on first use."""
+
+    def __init__(self, settings: Settings, engine: Engine, store: FileStore):
+        self.settings = settings
+        self.engine = engine
+        self.store = store
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bigmax-job")
+            return self._executor
+
+    def get(self, upload_id: str) -> Job | None:
+        return self.jobs.get(upload_id)
+
+    def busy(self, upload_id: str) -> bool:
+        job = self.jobs.get(upload_id)
+        return job is not None and job.active
+
+    def submit(
+        self,
+        job: Job,
+        paths: list[Path],
+        *,
+        cleanup: Path | None = None,
+        before: Callable[[], None] | None = None,
+    ) -> Future:
+        """Queue ``job``: ingest ``paths``, then remove the ``cleanup`` folder (the staging
+        copy). ``before`` runs first in the worker (reprocessing uses it to forget checksums).
+        Raises RuntimeError when the upload already has a job waiting or running."""
+        with self._lock:
+            current = self.jobs.get(job.upload_id)
+            if current is not None and current.active:
+                raise RuntimeError(f"upload {job.upload_id!r} is already being processed")
+            self.jobs[job.upload_id] = job
+        return self._pool().submit(self._run, job, paths, cleanup, before)
+
+    def _run(self, job: Job, paths: list[Path], cleanup: Path | None, before) -> None:
+        job.status, job.started_at = "processing", utcnow()
+        owner_set = False
+
+        def progress(done: int, total: int) -> None:
+            nonlocal owner_set
+            job.done, job.total = done, total
+            if not owner_set:  # the row exists by now: let its owner see it during processing
+                self._set_owner(job)
+                owner_set = True
+
+        try:
+            if before is not None:
+                before()
+            # TODO(owner_id): when ingest takes ``owner_id=``, pass ``owner_id=job.owner_id``
+            # here (and in upload_id_for); the _set_owner calls can then go.
+            report = ingest(
+                paths,
+                upload=job.name,
+                settings=self.settings,
+                engine=self.engine,
+                progress=progress,
+            )
+            if report.upload_id != job.upload_id:
+                raise RuntimeError(
+                    f"ingest wrote upload {report.upload_id!r}, expected {job.upload_id!r}"
+                )
+            self._set_owner(job)
+            job.entries, job.failed = report.entries, report.failed
+            if report.rejected:
+                job.error = "; ".join(report.rejected[:20])
+            job.status = "success"
+        except Exception as err:  # the job reports it; the worker lives on
+            log.exception("processing upload %s failed", job.upload_id)
+            job.status, job.error = "failed", f"{type(err).__name__}: {err}"
+        finally:
+            job.finished_at = utcnow()
+            if cleanup is not None:
+                shutil.rmtree(cleanup, ignore_errors=True)
+
+    def _set_owner(self, job: Job) -> None:
+        if job.owner_id is None:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(UploadRow)
+                .where(UploadRow.upload_id == job.upload_id, UploadRow.owner_id.is_(None))
+                .values(owner_id=job.owner_id)
+            )
+
+    def forget_checksums(self, upload_id: str) -> None:
+        """Drop the upload's raw-file rows so ingest reads every file again (its entries are
+        replaced file by file as each is written)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(RawFileRow).where(RawFileRow.upload_id == upload_id))
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=wait)
