@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sqlalchemy import Integer
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.functions import FunctionElement
 
 from bigmax.archive.db import EntryRow
 
@@ -276,6 +279,73 @@ FIELDS: tuple[SearchField, ...] = (
 )
 
 
+class _PeriodicDimensions(FunctionElement):
+    """Number of periodic axes (true values of ``structure.pbc``) read from the entry's archive;
+    NULL when it has no structure. It parses the archive JSON per row: correct but slow, so it
+    is an OPTIMADE-only property that is neither indexed nor sortable."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+_PBC_AXES = range(3)
+
+
+@compiles(_PeriodicDimensions, "sqlite")
+def _periodic_sqlite(element, compiler, **kw):
+    axes = " + ".join(
+        f"json_extract(archives.data, '$.results.material.structure.pbc[{i}]')" for i in _PBC_AXES
+    )
+    return f"(SELECT {axes} FROM archives WHERE archives.entry_pk = entries.pk)"
+
+
+@compiles(_PeriodicDimensions)
+def _periodic_default(element, compiler, **kw):
+    axes = " + ".join(
+        f"(CAST(archives.data AS jsonb) #>> '{{results,material,structure,pbc,{i}}}')::boolean::int"
+        for i in _PBC_AXES
+    )
+    return f"(SELECT {axes} FROM archives WHERE archives.entry_pk = entries.pk)"
+
+
+#: OPTIMADE structure properties with no native search field of their own.
+OPTIMADE_ONLY: dict[str, SearchField] = {
+    "nperiodic_dimensions": SearchField(
+        "nperiodic_dimensions",
+        _PeriodicDimensions(),  # type: ignore[arg-type]
+        "int",
+        description="Number of periodic axes of the cell (from the stored structure)",
+    ),
+}
+
+#: OPTIMADE names served by a field under another name: the descriptive formula we serve is
+#: the Hill formula, and an entry id never changes, so it is also the immutable id.
+OPTIMADE_ALIASES = {
+    "immutable_id": "entry_id",
+    "chemical_formula_descriptive": "formula_hill",
+}
+
+#: Standard OPTIMADE structure properties we serve but cannot filter on (filters on them give
+#: 501 Not Implemented). ``structure_features`` is always the empty list and is handled by the
+#: filter translator itself.
+OPTIMADE_UNQUERYABLE = frozenset(
+    {
+        "elements_ratios",
+        "dimension_types",
+        "lattice_vectors",
+        "cartesian_site_positions",
+        "species",
+        "species_at_sites",
+        "assemblies",
+        "space_group_symmetry_operations_xyz",
+        "space_group_symbol_hall",
+        "space_group_symbol_hermann_mauguin",
+        "space_group_symbol_hermann_mauguin_extended",
+        "type",
+    }
+)
+
+
 def _build_tables() -> tuple[dict[str, SearchField], dict[str, SearchField]]:
     names: dict[str, SearchField] = {}
     optimade: dict[str, SearchField] = {}
@@ -290,6 +360,9 @@ def _build_tables() -> tuple[dict[str, SearchField], dict[str, SearchField]]:
         optimade[OPTIMADE_PREFIX + f.name] = f
         if f.optimade:
             optimade[f.optimade] = f
+    optimade.update(OPTIMADE_ONLY)
+    for alias, target in OPTIMADE_ALIASES.items():
+        optimade[alias] = names[target]
     return names, optimade
 
 

@@ -28,7 +28,13 @@ from bigmax.search.conditions import (
     string_condition,
 )
 from bigmax.search.errors import FilterError, QueryError, UnknownPropertyWarning
-from bigmax.search.fields import OPTIMADE_PREFIX, SearchField, get_field, get_optimade_field
+from bigmax.search.fields import (
+    OPTIMADE_PREFIX,
+    OPTIMADE_UNQUERYABLE,
+    SearchField,
+    get_field,
+    get_optimade_field,
+)
 
 _OPS = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte", "=": "eq", "!=": "ne"}
 _REVERSED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
@@ -64,10 +70,12 @@ def parse_filter(text: str) -> Tree:
 
 @dataclass(frozen=True)
 class _Prop:
-    """A resolved property; ``field`` None means another provider's property (always null)."""
+    """A resolved property; ``field`` None means another provider's property (always null),
+    or, with ``empty_list``, a list property that is always empty (``structure_features``)."""
 
     name: str
     field: SearchField | None
+    empty_list: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,12 @@ class _ToSQL(Transformer):
         f = get_optimade_field(name)
         if f is not None:
             return _Prop(name, f)
+        if name == "structure_features":
+            return _Prop(name, None, empty_list=True)
+        if name in OPTIMADE_UNQUERYABLE:
+            raise FilterError(
+                f"filter: BigMax serves {name!r} but cannot filter on it", not_implemented=True
+            )
         if name.startswith(OPTIMADE_PREFIX):
             raise FilterError(f"filter: unknown property {name!r}{_suggest(name)}")
         if _PROVIDER_PREFIX.match(name):
@@ -167,6 +181,8 @@ class _ToSQL(Transformer):
         known = str(which) == "KNOWN"
 
         def build(p: _Prop) -> ColumnElement[bool]:
+            if p.empty_list:
+                return true() if known else false()
             if p.field is None:
                 return false() if known else true()
             col = p.field.column
@@ -219,6 +235,9 @@ class _ToSQL(Transformer):
         n = rest[-1]
 
         def build(p: _Prop) -> ColumnElement[bool]:
+            if p.empty_list:
+                holds = {"<": 0 < n, "<=": 0 <= n, ">": 0 > n, ">=": 0 >= n, "=": n == 0}
+                return true() if holds.get(op, n != 0) else false()
             if p.field is None:
                 return false()
             if p.field.kind != "elements":
@@ -268,6 +287,8 @@ def _suggest(name: str) -> str:
 
 
 def _compare(p: _Prop, op: str, value: Any) -> ColumnElement[bool]:
+    if p.empty_list:
+        raise FilterError(f"filter: {p.name} is a list; use HAS, HAS ALL, HAS ANY or LENGTH")
     if p.field is None:
         return false()
     f = p.field

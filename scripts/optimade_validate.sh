@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Run the OPTIMADE validator against a live BigMax server over the demo archive.
+#
+#   scripts/optimade_validate.sh            # builds a fresh demo archive in a temp dir
+#   BIGMAX_HOME=/path scripts/optimade_validate.sh   # reuses an archive that has data
+#
+# Exits non-zero unless failure_count == 0, internal_failure_count == 0 and the per-property
+# filter checks ran for every property OPTIMADE says MUST be queryable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+BIN=$(dirname "$PY")
+TMP=$(mktemp -d -t bigmax-optimade-XXXXXX)
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ -z "${BIGMAX_HOME:-}" ]; then
+  export BIGMAX_HOME="$TMP/home"
+  echo "ingesting the demo into $BIGMAX_HOME ..."
+  "$BIN/bigmax" demo --jobs 2 > "$TMP/demo.log" 2>&1 || { cat "$TMP/demo.log"; exit 2; }
+  # Publish every upload (bigmax demo may already have done it).
+  "$PY" - <<'PYEOF'
+from bigmax.archive.access import SYSTEM
+from bigmax.archive.catalog import list_uploads
+from bigmax.archive.db import make_engine
+from bigmax.archive.lifecycle import publish
+from bigmax.config import get_settings
+
+engine = make_engine(get_settings().database_url)
+for upload in list_uploads(engine):
+    if not upload["published"]:
+        publish(engine, upload["upload_id"], SYSTEM)
+PYEOF
+fi
+
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$BIN/uvicorn" --factory bigmax.api.app:create_app --host 127.0.0.1 --port "$PORT" \
+  --log-level warning > "$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+URL="http://127.0.0.1:$PORT/optimade/v1"
+for _ in $(seq 100); do
+  if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('$URL/info', timeout=1)" 2>/dev/null; then break; fi
+  sleep 0.2
+done
+
+"$BIN/optimade-validator" --json "$URL" > "$TMP/result.json" || true
+"$BIN/optimade-validator" -v "$URL" > "$TMP/verbose.log" 2>&1 || true
+"$PY" - "$TMP/result.json" "$TMP/verbose.log" <<'PYEOF'
+import json
+import sys
+
+from optimade.validator.config import VALIDATOR_CONFIG
+from optimade.models import SupportLevel
+
+result = json.load(open(sys.argv[1]))
+log = open(sys.argv[2]).read()
+counts = {k: v for k, v in result.items() if k.endswith("_count")}
+print(json.dumps(counts))
+schema = VALIDATOR_CONFIG.entry_schemas["structures"]
+# Properties with MUST queryability whose values the validator can turn into filters
+# (lists of floats such as elements_ratios are skipped by the validator itself).
+must = [p for p, s in schema.items() if s.get("queryable") == SupportLevel.MUST]
+must = [p for p in must if p not in ("type", "elements_ratios")]
+missing = [p for p in must if f"{p} passed filter tests" not in log]
+ok = True
+for kind in ("failure", "internal_failure"):
+    for message in result.get(f"{kind}_messages", []):
+        print(f"{kind}: {message}")
+if result.get("failure_count") != 0 or result.get("internal_failure_count") != 0:
+    ok = False
+if missing:
+    print(f"per-property filter checks did not pass for: {', '.join(missing)}")
+    ok = False
+print("OPTIMADE validator: " + ("PASS" if ok else "FAIL"))
+sys.exit(0 if ok else 1)
+PYEOF
