@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
@@ -31,6 +31,14 @@ def db_text(value: str) -> str:
 DbText = Annotated[str, AfterValidator(db_text)]
 
 
+def as_utc(value: datetime) -> datetime:
+    """The database keeps naive UTC; JSON date-times need their zone (RFC 3339)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
 class TokenRequest(BaseModel):
     username: DbText = Field(min_length=1, max_length=64)
     password: DbText = Field(min_length=1, max_length=1024)
@@ -42,15 +50,15 @@ class NewToken(BaseModel):
     token: str = Field(description="The secret: send it as 'Authorization: Bearer <token>'.")
     token_id: str
     name: str
-    expires_at: datetime
+    expires_at: UtcDatetime
 
 
 class TokenInfo(BaseModel):
     token_id: str
     name: str
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
+    created_at: UtcDatetime
+    expires_at: UtcDatetime
+    revoked_at: UtcDatetime | None
     active: bool
 
 
@@ -58,7 +66,7 @@ class Me(BaseModel):
     user_id: str
     username: str
     is_admin: bool
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 _UNAUTHORIZED = {401: {"description": "No, wrong, expired or revoked credentials"}}

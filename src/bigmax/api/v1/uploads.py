@@ -17,7 +17,6 @@ import logging
 import os
 import secrets
 import shutil
-from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
@@ -31,7 +30,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Engine
 
 from bigmax.api.deps import EngineDep, StoreDep, UserDep, ViewerDep
-from bigmax.api.v1.auth import DbText, db_text
+from bigmax.api.v1.auth import DbText, UtcDatetime, db_text
 from bigmax.archive import lifecycle
 from bigmax.archive.access import Viewer, readable_uploads_clause, utcnow, visibility
 from bigmax.archive.db import ArchiveRow, EntryRow, RawFileRow, UploadMemberRow, UploadRow, UserRow
@@ -62,8 +61,8 @@ class Processing(BaseModel):
     done: int = Field(0, description="files processed so far")
     total: int = Field(0, description="files in this run")
     error: str | None = Field(None, description="why the run failed, or files it skipped")
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
 
 
 class FileStatus(BaseModel):
@@ -80,11 +79,11 @@ class UploadSummary(BaseModel):
     upload_id: str
     name: str
     owner: str | None = Field(description="the owner's username")
-    created_at: datetime | None
+    created_at: UtcDatetime | None
     visibility: Literal["private", "embargoed", "public"]
     published: bool
-    published_at: datetime | None = None
-    embargo_until: datetime | None = None
+    published_at: UtcDatetime | None = None
+    embargo_until: UtcDatetime | None = None
     processing: Processing
     files: int
     entries: int
