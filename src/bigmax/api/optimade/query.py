@@ -8,6 +8,7 @@ shows exactly the entries the viewer may fully read (embargoed entries stay hidd
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
 from bigmax.api.optimade.properties import property_names, structure_attributes
@@ -28,12 +29,14 @@ from bigmax.search.errors import FilterError, QueryError, UnknownPropertyWarning
 from bigmax.search.fields import SearchField, get_optimade_field
 from bigmax.search.optimade_filter import compile_filter
 from bigmax.search.pagination import decode_cursor, encode_cursor
+from bigmax.search.query import _page_plan, _without_index_ranges
 
 DEFAULT_PAGE_LIMIT = 20
 MAX_PAGE_LIMIT = 1000
 #: Counts are cached this long (seconds) per viewer and filter: a client paging through one
 #: filter pays for its count once. After an ingest or publish, counts may lag by this much.
-COUNT_TTL = 10.0
+#: BIGMAX_OPTIMADE_COUNT_TTL overrides it; 0 turns the cache off.
+COUNT_TTL = float(os.environ.get("BIGMAX_OPTIMADE_COUNT_TTL", "10"))
 
 LIST_PARAMS = frozenset(
     {
@@ -220,10 +223,24 @@ def _count(engine: Engine, cache: CountCache, key: tuple, where: ColumnElement[b
     return n
 
 
+def _archives(conn: Connection, pks: list[int]) -> dict[int, str]:
+    if not pks:
+        return {}
+    stmt = select(ArchiveRow.entry_pk, ArchiveRow.data).where(ArchiveRow.entry_pk.in_(pks))
+    return dict(conn.execute(stmt).all())
+
+
+def _walk_order_index(conn: Connection, f: SearchField, count: int, limit: int) -> bool:
+    """True when walking the sort field's index (testing each row) beats collecting all
+    matches and sorting them: when matches are common. Only SQLite needs the hint; the
+    rule is the search module's (``_page_plan``)."""
+    return _page_plan(conn, f, count, limit) == "ordered_scan"
+
+
 def _rows_to_data(rows: list[Any], fields: list[str] | None) -> list[dict[str, Any]]:
     out = []
-    for row in rows:
-        entry = json.loads(row.data)
+    for row, data in rows:
+        entry = json.loads(data)
         out.append(
             {
                 "id": row.entry_id,
@@ -284,31 +301,34 @@ def list_structures(
         page_where = and_(page_where, _after(single[0], single[1], value, pk))
 
     sort_cols = [f.column for f, _ in sort]
-    stmt = (
-        select(EntryRow.pk, EntryRow.entry_id, ArchiveRow.data, *sort_cols)
-        .join(ArchiveRow, ArchiveRow.entry_pk == EntryRow.pk)
-        .where(page_where)
-        .order_by(*_order_by(sort))
-        .limit(limit + 1)
-    )
-    if offset:
-        stmt = stmt.offset(offset)
     if limit == 0:
-        rows = []
+        rows: list[Any] = []
         more = returned > (offset or 0)
     else:
         with engine.connect() as conn:
+            if single is not None and _walk_order_index(conn, single[0], returned, limit):
+                page_where = _without_index_ranges(page_where, single[0])
+            stmt = (
+                select(EntryRow.pk, EntryRow.entry_id, *sort_cols)
+                .where(page_where)
+                .order_by(*_order_by(sort))
+                .limit(limit + 1)
+            )
+            if offset:
+                stmt = stmt.offset(offset)
             rows = conn.execute(stmt).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
+            more = len(rows) > limit
+            rows = rows[:limit]
+            archives = _archives(conn, [r.pk for r in rows])
+        rows = [(r, archives[r.pk]) for r in rows if r.pk in archives]
 
     next_params = None
     if more and limit:
         next_params = {k: v for k, v in params.items() if not k.startswith("page_")}
         next_params["page_limit"] = str(limit)
         if single is not None and offset is None and not below:
-            last = rows[-1]
-            next_params["page_cursor"] = encode_cursor(single[0], last[3], last.pk)
+            last = rows[-1][0]
+            next_params["page_cursor"] = encode_cursor(single[0], last[2], last.pk)
         else:
             next_params["page_offset"] = str((offset or 0) + limit)
             for key in ("page_above", "page_below"):
@@ -330,7 +350,7 @@ def get_structure(
         .where(scope, EntryRow.entry_id == entry_id)
     )
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+        rows = [(r, r.data) for r in conn.execute(stmt).all()]
     if not rows:
         raise OptimadeError(404, f"no structure with id {entry_id!r}")
     available = _count(engine, cache, (_viewer_key(viewer), None), scope)

@@ -1,0 +1,338 @@
+"""API load: wrk over loopback against a live BigMax server and the optimade reference server.
+
+    .venv/bin/python benchmarks/api_load.py [--entries 100000] [--duration 60] [--connections 64]
+
+Builds a synthetic archive of realistic entries (search_bench's composition model plus an
+archive JSON with a structure per entry), serves it with uvicorn (``--workers``, default 2 for
+two cores), runs ``wrk`` for each query (install with ``apt-get install -y wrk``), then loads
+the same structures as OPTIMADE JSONL into the ``optimade[server]`` reference server
+(mongomock, in memory, one process; ``--reference-python`` names a venv with it) and runs the
+same OPTIMADE queries there. Prints req/s, p50, p99 and errors, and writes a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from search_bench import build_sqlite  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+OPTIMADE_QUERIES = {
+    "elements HAS O": 'elements HAS "O"',
+    "HAS ALL Si,O + nelements": 'elements HAS ALL "Si","O" AND nelements<=3',
+    "nelements=3 AND nsites<=20": "nelements=3 AND nsites<=20",
+    "formula = (common)": None,  # filled with a formula that exists
+}
+NATIVE_BODY = {
+    "query": {"elements": ["O"], "band_gap:gt": "1 eV"},
+    "pagination": {"page_size": 20},
+}
+
+
+def _formula_counts(formula: str) -> list[tuple[str, int]]:
+    return [(s, int(c) if c else 1) for s, c in re.findall(r"([A-Z][a-z]?)(\d*)", formula)]
+
+
+def add_archives(path: Path, seed: int = 3) -> None:
+    """One archive row per entry, with a structure consistent with the entry's formula."""
+    rng = np.random.default_rng(seed)
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=OFF")
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("BEGIN")
+    rows = con.execute(
+        "SELECT pk, entry_id, upload_id, formula_reduced, n_sites, space_group_number, "
+        "crystal_system, band_gap, band_gap_type, formation_energy_per_atom, created_at "
+        "FROM entries ORDER BY pk"
+    ).fetchall()
+    archives, updates = [], []
+    for pk, eid, up, formula, n_sites, sg, cs, gap, gap_type, ef, created in rows:
+        counts = _formula_counts(formula)
+        unit = sum(c for _, c in counts)
+        mult = max(1, min(n_sites // unit, max(1, 120 // unit)))
+        species = [s for s, c in counts for _ in range(c * mult)]
+        n = len(species)
+        a = (n * 14.0) ** (1 / 3) * 1e-10
+        pos = (rng.random((n, 3)) * a).round(22).tolist()
+        reduced_counts = {s: c for s, c in counts}
+        hill = "".join(f"{s}{c * mult if c * mult > 1 else ''}" for s, c in counts)
+        anon = "".join(
+            f"{chr(65 + i)}{c if c > 1 else ''}"
+            for i, c in enumerate(sorted(reduced_counts.values(), reverse=True))
+        )
+        stamp = created.replace(" ", "T")
+        props = {"formation_energy_per_atom": ef}
+        if gap is not None:
+            props["band_gap"] = {"value": gap, "type": gap_type}
+        entry = {
+            "entry_id": eid,
+            "upload_id": up,
+            "mainfile": f"calc/{pk}/vasprun.xml",
+            "child_key": None,
+            "parser": "vasp",
+            "state": "success",
+            "created_at": stamp,
+            "processed_at": stamp,
+            "results": {
+                "material": {
+                    "chemical_formula_hill": hill,
+                    "chemical_formula_reduced": formula,
+                    "chemical_formula_anonymous": anon,
+                    "elements": sorted(reduced_counts),
+                    "element_counts": {s: c * mult for s, c in counts},
+                    "n_elements": len(counts),
+                    "n_sites": n,
+                    "structure": {
+                        "species": species,
+                        "positions": pos,
+                        "cell": [[a, 0, 0], [0, a, 0], [0, 0, a]],
+                        "pbc": [True, True, True],
+                    },
+                    "symmetry": {"space_group_number": sg, "crystal_system": cs},
+                },
+                "method": {"program_name": "VASP", "method_type": "DFT", "xc_functional": "PBE"},
+                "properties": props,
+            },
+        }
+        archives.append((pk, json.dumps(entry, separators=(",", ":"))))
+        updates.append((n, hill, anon, pk))
+        if len(archives) >= 20_000:
+            con.executemany("INSERT INTO archives (entry_pk, data) VALUES (?, ?)", archives)
+            archives.clear()
+    con.executemany("INSERT INTO archives (entry_pk, data) VALUES (?, ?)", archives)
+    con.executemany(
+        "UPDATE entries SET n_sites=?, formula_hill=?, formula_anonymous=? WHERE pk=?", updates
+    )
+    con.execute("COMMIT")
+    con.execute("ANALYZE")
+    con.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 600) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            return
+        except Exception:
+            time.sleep(0.5)
+    raise RuntimeError(f"server at {url} did not come up in {timeout} s")
+
+
+LUA = """
+wrk.method = "POST"
+wrk.body = [[%s]]
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\\"p50\\":%%d,\\"p99\\":%%d}\\n",
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+LUA_GET = """
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\\"p50\\":%d,\\"p99\\":%d}\\n",
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def run_wrk(url: str, duration: int, connections: int, workdir: Path, body: dict | None = None):
+    script = workdir / ("post.lua" if body else "get.lua")
+    script.write_text(LUA % json.dumps(body) if body else LUA_GET)
+    threads = min(2, connections)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s"]
+    out = subprocess.run(
+        [*cmd, "-s", str(script), url], capture_output=True, text=True, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = json.loads(re.search(r"JSON (\{.*\})", out).group(1))
+    errors = 0
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        errors += int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        errors += sum(int(x) for x in m.groups())
+    return {"rps": rps, "p50_ms": lat["p50"] / 1000, "p99_ms": lat["p99"] / 1000, "errors": errors}
+
+
+def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(cmd, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entries", type=int, default=100_000)
+    ap.add_argument("--duration", type=int, default=60, help="seconds per query")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=2, help="uvicorn workers for BigMax")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep the archive here")
+    ap.add_argument(
+        "--reference-python", default=None, help="python of a venv with optimade[server]"
+    )
+    ap.add_argument("--out", type=Path, default=None, help="write the summary JSON here")
+    args = ap.parse_args(argv)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bigmax-load-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "home" / "bigmax.sqlite"
+    if not db.exists():
+        t0 = time.perf_counter()
+        build_sqlite(db, args.entries)
+        add_archives(db)
+        print(f"built {args.entries} entries in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    con = sqlite3.connect(db)
+    formula = con.execute(
+        "SELECT formula_reduced FROM entries GROUP BY formula_reduced ORDER BY count(*) DESC"
+    ).fetchone()[0]
+    one_id = con.execute("SELECT entry_id FROM entries WHERE pk = 777").fetchone()[0]
+    con.close()
+    queries = dict(OPTIMADE_QUERIES)
+    queries["formula = (common)"] = f'chemical_formula_reduced="{formula}"'
+
+    results: dict = {"entries": args.entries, "duration_s": args.duration}
+    results["connections"] = args.connections
+    env = {**os.environ, "BIGMAX_HOME": str(workdir / "home")}
+    env["BIGMAX_DATABASE_URL"] = f"sqlite:///{db}"
+    port = free_port()
+    server = start(
+        [
+            str(BIN / "uvicorn"),
+            "--factory",
+            "bigmax.api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env,
+        workdir / "bigmax.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/optimade/v1/info")
+        bigmax = {}
+        for name, flt in queries.items():
+            url = f"{base}/optimade/v1/structures?" + urllib.parse.urlencode({"filter": flt})
+            urllib.request.urlopen(url).read()
+            bigmax[name] = run_wrk(url, args.duration, args.connections, workdir)
+            print("bigmax", name, bigmax[name], file=sys.stderr)
+        url = f"{base}/optimade/v1/structures/{one_id}"
+        bigmax["single structure"] = run_wrk(url, args.duration, args.connections, workdir)
+        print("bigmax single", bigmax["single structure"], file=sys.stderr)
+        try:
+            req = urllib.request.Request(
+                f"{base}/api/v1/entries/query",
+                json.dumps(NATIVE_BODY).encode(),
+                {"Content-Type": "application/json"},
+            )
+            urllib.request.urlopen(req).read()
+            bigmax["POST /api/v1/entries/query"] = run_wrk(
+                f"{base}/api/v1/entries/query",
+                args.duration,
+                args.connections,
+                workdir,
+                NATIVE_BODY,
+            )
+        except urllib.error.HTTPError as err:
+            bigmax["POST /api/v1/entries/query"] = {"skipped": f"HTTP {err.code}"}
+        results["bigmax"] = bigmax
+    finally:
+        stop(server)
+
+    if args.reference_python:
+        sys.path.insert(0, str(ROOT / "src"))
+        from bigmax.archive.catalog import archives_for
+        from bigmax.archive.db import make_engine
+        from bigmax.archive.optimade_jsonl import write_optimade_jsonl
+
+        jsonl = workdir / "structures.jsonl"
+        if not jsonl.exists():
+            engine = make_engine(f"sqlite:///{db}")
+            pks = list(range(1, args.entries + 1))
+            entries = (
+                e for s in range(0, len(pks), 5000) for e in archives_for(engine, pks[s : s + 5000])
+            )
+            write_optimade_jsonl(entries, jsonl)
+            engine.dispose()
+        ref_port = free_port()
+        ref_env = {
+            **os.environ,
+            "OPTIMADE_INSERT_TEST_DATA": "false",
+            "OPTIMADE_INSERT_FROM_JSONL": str(jsonl),
+            "OPTIMADE_DATABASE_BACKEND": "mongomock",
+            "OPTIMADE_BASE_URL": f"http://127.0.0.1:{ref_port}",
+        }
+        ref_bin = Path(args.reference_python).parent
+        t0 = time.perf_counter()
+        ref = start(
+            [
+                str(ref_bin / "uvicorn"),
+                "optimade.server.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ref_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            ref_env,
+            workdir / "reference.log",
+        )
+        try:
+            rbase = f"http://127.0.0.1:{ref_port}"
+            wait_for(f"{rbase}/v1/info", timeout=1800)
+            results["reference_load_s"] = round(time.perf_counter() - t0, 1)
+            reference = {}
+            for name, flt in queries.items():
+                url = f"{rbase}/v1/structures?" + urllib.parse.urlencode({"filter": flt})
+                reference[name] = run_wrk(url, args.duration, args.connections, workdir)
+                print("reference", name, reference[name], file=sys.stderr)
+            url = f"{rbase}/v1/structures/{one_id}"
+            reference["single structure"] = run_wrk(url, args.duration, args.connections, workdir)
+            results["reference"] = reference
+        finally:
+            stop(ref)
+
+    print(json.dumps(results, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
