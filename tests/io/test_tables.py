@@ -124,6 +124,22 @@ def test_which_csvs_are_tables(tmp_path):
     assert not READER.matches("a.txt", b"name,band_gap (eV)\nx,1\n")
 
 
+def test_quoted_headers_as_pyarrow_writes_them(tmp_path):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = tmp_path / "arrow.csv"
+    table = pa.table({"band_gap (eV)": [1.5, 2.0], "formula_reduced": ["NaCl", "GaAs"]})
+    pacsv.write_csv(table, path)
+    assert path.read_bytes().startswith(b'"band_gap (eV)","formula_reduced"')
+    assert READER.matches(path.name, head(path))
+    rows = list(READER.parse(path, tmp_path, 0.01))
+    assert [r.results.material.chemical_formula_reduced for r in rows] == ["NaCl", "AsGa"]
+    # A quoted delimiter inside a header is part of the name, not a column break.
+    assert READER.matches("a.csv", b'"name, long","x (eV)"\nfoo,1\n')
+    assert not READER.matches("a.csv", b'"x, (eV","y"\n1,2\n')
+
+
 def test_path_rows_are_confined_to_root(tmp_path, data):
     upload = tmp_path / "upload"
     upload.mkdir()

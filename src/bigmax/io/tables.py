@@ -8,6 +8,7 @@ file of the same upload, read with the ASE reader.
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from collections.abc import Iterator
@@ -80,6 +81,7 @@ FORMULA_COLUMNS = (
     "compound",
     "chemical_formula",
     "reduced_formula",
+    "formula_reduced",
     "pretty_formula",
     "formula_pretty",
     "chemical_formula_reduced",
@@ -229,6 +231,15 @@ def _si_unit(unit: str) -> str:
     return "1" if dimensionless else si
 
 
+def _header_names(line: str) -> tuple[list[str], str]:
+    """Column names of a CSV/TSV header line and its delimiter (tab if more tabs than commas).
+
+    The csv module honours quotes, as pyarrow and pandas write them: ``"band_gap (eV)",...``.
+    """
+    delimiter = "\t" if line.count("\t") > line.count(",") else ","
+    return next(csv.reader([line], delimiter=delimiter), []), delimiter
+
+
 def _read_table(path: Path) -> pa.Table:
     with open(path, "rb") as fh:
         head = fh.read(4)
@@ -236,8 +247,7 @@ def _read_table(path: Path) -> pa.Table:
         return pq.read_table(path)
     with open(path, "rb") as fh:
         first = fh.readline().decode("utf-8-sig", errors="replace")
-    delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    names = first.rstrip("\r\n").split(delimiter)
+    names, delimiter = _header_names(first.rstrip("\r\n"))
     # Our own header split: pyarrow would keep '# ' and stray spaces in the names.
     return pacsv.read_csv(
         path,
@@ -286,8 +296,7 @@ class PropertyTableReader:
         first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
         if b"\n" not in head and len(head) >= HEAD_BYTES:
             return False  # header longer than what we may look at
-        delimiter = "\t" if first.count("\t") > first.count(",") else ","
-        return is_property_header(first.split(delimiter))
+        return is_property_header(_header_names(first)[0])
 
     def parse(self, path: Path, root: Path, symprec: float) -> Iterator[Parsed]:
         """One ``Parsed`` per row, ``child_key`` the 0-based row number."""
