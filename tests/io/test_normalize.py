@@ -178,3 +178,10 @@ def test_composition_material():
     assert m.structure is None and m.n_sites == 5
     with pytest.raises(ValueError, match="non-integer"):
         normalize.composition_material({"Fe": 0.5, "O": 1})
+
+
+def test_unit_constants_agree_with_pint():
+    from bigmax.schema.units import convert
+
+    assert normalize.EV == convert(1.0, "eV", "J")
+    assert normalize.BOHR_MAGNETON == convert(1.0, "bohr_magneton", "A*m**2")

@@ -21,7 +21,6 @@ from ase.data import chemical_symbols, covalent_radii
 from scipy.spatial import cKDTree
 
 from bigmax.schema import BandGap, Material, Properties, ScalarQuantity, Structure, Symmetry
-from bigmax.schema.units import convert
 
 # Raise spglib errors instead of returning None with a DeprecationWarning on every call
 # (spglib >= 2.5 asks callers to opt in to this).
@@ -29,14 +28,15 @@ spglib.error.OLD_ERROR_HANDLING = False
 
 #: Metres per angstrom (exact).
 ANGSTROM = 1e-10
-#: Joules per electronvolt (exact, SI 2019).
-EV = convert(1.0, "eV", "J")
+#: Joules per electronvolt (exact, SI 2019). Constants are literals so that importing this
+#: module does not build pint's registry; ``tests/io/test_normalize.py`` checks them with pint.
+EV = 1.602176634e-19
 #: Newtons per eV/angstrom.
 EV_PER_ANGSTROM = EV / ANGSTROM
 #: Pascals per eV/angstrom**3.
 EV_PER_ANGSTROM3 = EV / ANGSTROM**3
 #: A*m**2 per Bohr magneton.
-BOHR_MAGNETON = convert(1.0, "bohr_magneton", "A*m**2")
+BOHR_MAGNETON = 9.274010065738068e-24
 
 #: Two atoms are bonded when closer than this factor times the sum of their covalent radii.
 #: 1.3 joins ionic, covalent and metallic neighbours but not van der Waals gaps (graphite,

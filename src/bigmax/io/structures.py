@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from ase import Atoms
 from ase.io import iread
 
-from bigmax.io import normalize
+from bigmax.io import extxyz, normalize
 from bigmax.io.base import HEAD_BYTES, Parsed, ReaderError
 from bigmax.schema import Method, MethodType, Properties, Results
 
@@ -208,9 +208,21 @@ def _method_from_info(info: dict[str, Any], base: Method) -> Method:
 # reading
 
 
+def _extxyz_frames(path: Path) -> Iterator[Atoms]:
+    """Extended XYZ through our fast path (``bigmax.io.extxyz``), or ASE for what it cannot do."""
+    index = extxyz.index_frames(path)  # a bad header raises before the first frame, as in ASE
+    if index is None:
+        yield from iread(str(path), index=":", format="extxyz")
+    else:
+        yield from extxyz.iter_frames(path, index)
+
+
 def _frames(path: Path, fmt: str) -> Iterator[tuple[int, Atoms | Exception]]:
     """(index, frame) pairs; a read error after the first frame comes as the last item."""
-    frames = iread(str(path), index=":", format=fmt)
+    if fmt == "extxyz":
+        frames = _extxyz_frames(path)
+    else:
+        frames = iread(str(path), index=":", format=fmt)
     index = 0
     while True:
         try:

@@ -26,7 +26,7 @@ from bigmax.io import normalize
 from bigmax.io.base import HEAD_BYTES, Parsed, ReaderError
 from bigmax.io.structures import read_atoms
 from bigmax.schema import BandGap, Material, Properties, Results, ScalarQuantity
-from bigmax.schema.units import UnitError, convert, si_unit_of, ureg
+from bigmax.schema.units import UnitError, convert, get_ureg, si_unit_of
 
 _HEADER = re.compile(r"^(?P<name>.*?)\s*\((?P<unit>[^()]*)\)$")
 _ELEMENT = re.compile(r"([A-Z][a-z]?)(\d*\.?\d*)")
@@ -225,7 +225,7 @@ def _si_unit(unit: str) -> str:
     """SI unit of ``unit``; '1' for every dimensionless one (counts, charges, percent)."""
     si = si_unit_of(unit)
     try:
-        dimensionless = ureg.Quantity(1.0, unit).dimensionless
+        dimensionless = get_ureg().Quantity(1.0, unit).dimensionless
     except Exception as err:  # si_unit_of has parsed it already; belt and braces
         raise UnitError(f"cannot read unit {unit!r}: {err}") from err
     return "1" if dimensionless else si

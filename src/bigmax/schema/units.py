@@ -1,18 +1,36 @@
-"""Unit handling at the edges: everything is stored in SI, pint converts on the way in and out."""
+"""Unit handling at the edges: everything is stored in SI, pint converts on the way in and out.
+
+The pint registry takes most of a second to build, so it is built on first use
+(``get_ureg()``, or the module attribute ``ureg``), not on import: a CLI command or an ingest
+that converts no unit never pays for it.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
-import pint
 
-ureg = pint.UnitRegistry()
-# Spellings found in real tables (SISSO, Kaggle): map them onto pint units.
-ureg.define("AA = angstrom")
-ureg.define("Ang = angstrom")
-ureg.define("eV_IP = electron_volt")
-ureg.define("nuc_charge = [] = elementary_charge_number")
-ureg.define("atom = [] ")
+@lru_cache(maxsize=1)
+def get_ureg() -> Any:
+    """The process-wide pint ``UnitRegistry``, with the unit spellings of real tables added."""
+    import pint
+
+    registry = pint.UnitRegistry()
+    # Spellings found in real tables (SISSO, Kaggle): map them onto pint units.
+    registry.define("AA = angstrom")
+    registry.define("Ang = angstrom")
+    registry.define("eV_IP = electron_volt")
+    registry.define("nuc_charge = [] = elementary_charge_number")
+    registry.define("atom = [] ")
+    return registry
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ureg":  # the registry, built lazily (PEP 562)
+        return get_ureg()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Storage unit of each physical dimension we keep.
 SI_UNITS = {
@@ -30,6 +48,9 @@ class UnitError(ValueError):
 
 @lru_cache(maxsize=512)
 def _factor(unit: str, target: str) -> float:
+    import pint
+
+    ureg = get_ureg()
     try:
         return float(ureg.Quantity(1.0, unit).to(target).magnitude)
     except pint.errors.UndefinedUnitError as err:
@@ -56,6 +77,7 @@ def to_si(value, unit: str):
 @lru_cache(maxsize=512)
 def si_unit_of(unit: str) -> str:
     """The SI unit we store ``unit`` in, e.g. 'eV' -> 'J'."""
+    ureg = get_ureg()
     try:
         q = ureg.Quantity(1.0, unit)
     except Exception as err:
@@ -73,6 +95,9 @@ def parse_quantity(text: str, target: str) -> float:
         return float(text)
     except ValueError:
         pass
+    import pint
+
+    ureg = get_ureg()
     try:
         q = ureg.Quantity(text)
     except Exception as err:
