@@ -27,13 +27,11 @@ from bigmax.archive.access import (
     Viewer,
     entry_scope,
     findable_entry_scope,
-    readable_uploads_clause,
     search_scope,
 )
 from bigmax.archive.catalog import archives_for
-from bigmax.archive.db import EntryRow, RawFileRow, UploadRow
+from bigmax.archive.db import EntryRow, RawFileRow
 from bigmax.archive.export import DrainBuffer, iter_export
-from bigmax.archive.paths import UnsafePathError, safe_relpath
 from bigmax.archive.store import CHUNK, FileStore
 from bigmax.search import (
     FIELDS,
@@ -327,36 +325,6 @@ def get_entry_raw(entry_id: str, engine: EngineDep, store: StoreDep, viewer: Vie
     if row is None:
         raise HTTPException(status_code=404, detail=f"no entry {entry_id!r}")
     return _stream_file(store, row.upload_id, row.mainfile, row.size)
-
-
-@router.get(
-    "/uploads/{upload_id}/raw/{path:path}",
-    tags=["uploads"],
-    response_class=StreamingResponse,
-    responses={**_FILE, 400: {"description": "A path that leaves the upload"}},
-)
-def get_upload_raw(
-    upload_id: str, path: str, engine: EngineDep, store: StoreDep, viewer: ViewerDep
-):
-    """One raw file of an upload the viewer may read; `path` is relative to the upload."""
-    with engine.connect() as conn:
-        readable = conn.execute(
-            select(UploadRow.upload_id).where(
-                UploadRow.upload_id == upload_id, readable_uploads_clause(viewer)
-            )
-        ).first()
-        if readable is None:
-            raise HTTPException(status_code=404, detail=f"no upload {upload_id!r}")
-        try:
-            rel = safe_relpath(path)
-        except UnsafePathError as err:
-            raise HTTPException(status_code=400, detail=f"path: {err}") from None
-        size = conn.execute(
-            select(RawFileRow.size).where(RawFileRow.upload_id == upload_id, RawFileRow.path == rel)
-        ).scalar_one_or_none()
-    if size is None:
-        raise HTTPException(status_code=404, detail=f"no file {rel!r} in upload {upload_id!r}")
-    return _stream_file(store, upload_id, rel, size)
 
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same selection always gives the same zip
