@@ -278,7 +278,7 @@ def main(argv=None) -> None:
         sys.path.insert(0, str(ROOT / "src"))
         from bigmax.archive.catalog import archives_for
         from bigmax.archive.db import make_engine
-        from bigmax.archive.optimade_jsonl import write_optimade_jsonl
+        from bigmax.search.optimade_jsonl import write_optimade_jsonl
 
         jsonl = workdir / "structures.jsonl"
         if not jsonl.exists():

@@ -1,4 +1,4 @@
-"""Shared fixtures: every database test runs on SQLite and, when make test started it, PostgreSQL."""
+"""Shared fixtures: every database test runs on SQLite and, under make test, on PostgreSQL."""
 
 from __future__ import annotations
 

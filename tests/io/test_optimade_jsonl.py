@@ -11,11 +11,11 @@ from sqlalchemy import select
 from bigmax.archive.catalog import archives_for
 from bigmax.archive.db import EntryRow, make_engine
 from bigmax.archive.ingest import ingest
-from bigmax.archive.optimade_jsonl import write_optimade_jsonl
 from bigmax.config import Settings
 from bigmax.io.base import ReaderError
 from bigmax.io.optimade_jsonl import OptimadeJSONLReader
 from bigmax.io.registry import load_registry
+from bigmax.search.optimade_jsonl import write_optimade_jsonl
 
 XYZ = """2
 Lattice="0 2.7 2.7 2.7 0 2.7 2.7 2.7 0" Properties=species:S:1:pos:R:3 energy=-10.5 band_gap=1.1

@@ -14,7 +14,7 @@ HEAD_BYTES = 4096
 
 
 class ReaderError(ValueError):
-    """Bad input. The message names the file (and line or field where known) and what was expected."""
+    """Bad input. The message names the file (and line or field where known) and what was wanted."""
 
 
 @dataclass

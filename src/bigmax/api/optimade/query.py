@@ -21,13 +21,13 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
-from bigmax.api.optimade.properties import property_names, structure_attributes
 from bigmax.api.optimade.responses import OptimadeError
 from bigmax.archive.access import Viewer, entry_scope
 from bigmax.archive.db import ArchiveRow, EntryRow
 from bigmax.search.errors import FilterError, QueryError, UnknownPropertyWarning
 from bigmax.search.fields import SearchField, get_optimade_field
 from bigmax.search.optimade_filter import compile_filter
+from bigmax.search.optimade_properties import property_names, structure_attributes
 from bigmax.search.pagination import decode_cursor, encode_cursor
 from bigmax.search.query import _page_plan, _without_index_ranges
 

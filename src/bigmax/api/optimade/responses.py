@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 import bigmax
-from bigmax.api.optimade.properties import API_VERSION
+from bigmax.search.optimade_properties import API_VERSION
 
 MEDIA_TYPE = "application/vnd.api+json"
 #: The OpenAPI schema our responses follow (a reference only; nothing is fetched).

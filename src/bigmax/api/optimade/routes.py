@@ -20,7 +20,6 @@ from optimade.models import ReferenceResourceAttributes
 
 from bigmax.api.deps import get_user
 from bigmax.api.optimade import query as q
-from bigmax.api.optimade.properties import API_VERSION, structure_properties
 from bigmax.api.optimade.responses import (
     OptimadeError,
     base_url,
@@ -31,6 +30,7 @@ from bigmax.api.optimade.responses import (
 from bigmax.archive.access import ANONYMOUS, Viewer
 from bigmax.search.errors import FilterError
 from bigmax.search.optimade_filter import parse_filter
+from bigmax.search.optimade_properties import API_VERSION, structure_properties
 
 #: Versioned prefixes served; /optimade/v1 is the canonical one.
 VERSION_PREFIXES = ("/optimade/v1", "/optimade/v1.2")

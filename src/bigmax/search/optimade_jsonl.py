@@ -14,13 +14,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bigmax.search.optimade_properties import structure_attributes, structure_properties
+
 JSONL_API_VERSION = "1.3.0"
 
 
 def _info_line() -> dict[str, Any]:
-    # The OPTIMADE representation is defined once, beside the API that serves it.
-    from bigmax.api.optimade.properties import structure_properties
-
     props = structure_properties()
     return {
         "type": "info",
@@ -34,8 +33,6 @@ def _info_line() -> dict[str, Any]:
 
 def structure_resource(entry: dict[str, Any]) -> dict[str, Any]:
     """The OPTIMADE structure resource of one stored entry (a full entry dict)."""
-    from bigmax.api.optimade.properties import structure_attributes
-
     return {
         "type": "structures",
         "id": entry["entry_id"],
