@@ -579,3 +579,17 @@ def test_one_gigabyte_upload_keeps_rss_flat(tmp_path):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_unencodable_json_is_422_not_500(world):
+    upload_id = world.uploads["alice-private"]
+    for path, body in (
+        ("action/share", b'{"username": "\\ud800"}'),
+        ("action/publish", b'{"embargo_months": "\\udfff"}'),
+    ):
+        r = world.client.post(
+            f"/api/v1/uploads/{upload_id}/{path}",
+            content=body,
+            headers={**world.alice, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 422, r.text

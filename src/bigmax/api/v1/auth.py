@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, Field
 
 from bigmax.api.deps import EngineDep, UserDep
@@ -13,7 +15,35 @@ from bigmax.archive.access import utcnow
 from bigmax.archive.users import MAX_TOKEN_DAYS, AuthError, authenticate, create_token, list_tokens
 from bigmax.archive.users import revoke_token as revoke
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+def _encodable(value):
+    """``value`` with strings that UTF-8 cannot encode (lone surrogates) escaped."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {k: _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value
+
+
+class EncodableErrorsRoute(APIRoute):
+    """A route whose 422 answers can always be written: FastAPI echoes the bad input, and a JSON
+    body may carry a lone surrogate ("\\ud800") that would make that answer a 500."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request):
+            try:
+                return await handler(request)
+            except RequestValidationError as err:
+                raise RequestValidationError(_encodable(list(err.errors()))) from None
+
+        return route
+
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=EncodableErrorsRoute)
 
 
 def db_text(value: str) -> str:

@@ -30,7 +30,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Engine
 
 from bigmax.api.deps import EngineDep, StoreDep, UserDep, ViewerDep
-from bigmax.api.v1.auth import DbText, UtcDatetime, db_text
+from bigmax.api.v1.auth import DbText, EncodableErrorsRoute, UtcDatetime, db_text
 from bigmax.archive import lifecycle
 from bigmax.archive.access import Viewer, readable_uploads_clause, utcnow, visibility
 from bigmax.archive.db import ArchiveRow, EntryRow, RawFileRow, UploadMemberRow, UploadRow, UserRow
@@ -50,7 +50,7 @@ MAX_ERRORS_PER_FILE = 10
 ZIP_SUFFIXES = (".zip",)
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
-router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], route_class=EncodableErrorsRoute)
 
 
 # --- models -------------------------------------------------------------------------------------
@@ -517,7 +517,9 @@ def _usernames(engine: Engine, user_ids: set[str]) -> dict[str, str]:
         )
 
 
-def _summary(row, job: Job | None, counts, owners: dict[str, str]) -> UploadSummary:
+def _summary(
+    row, job: Job | None, counts, owners: dict[str, str], processing: Processing
+) -> UploadSummary:
     if row is None:  # queued, not yet recorded by ingest
         assert job is not None
         return UploadSummary(
@@ -527,7 +529,7 @@ def _summary(row, job: Job | None, counts, owners: dict[str, str]) -> UploadSumm
             created_at=job.created_at,
             visibility="private",
             published=False,
-            processing=_processing(None, job),
+            processing=processing,
             files=0,
             entries=0,
             failed=0,
@@ -543,7 +545,7 @@ def _summary(row, job: Job | None, counts, owners: dict[str, str]) -> UploadSumm
         published=row.published,
         published_at=row.published_at,
         embargo_until=row.embargo_until,
-        processing=_processing(row, job),
+        processing=processing,
         files=files,
         entries=entries,
         failed=failed,
@@ -606,6 +608,8 @@ def _file_list(engine: Engine, upload_id: str, page: int, page_size: int) -> lis
 def _status(
     engine: Engine, row, job: Job | None, page: int = 1, page_size: int = 1000
 ) -> UploadStatus:
+    # the job's state first: when it says done, everything read below is committed already
+    processing = _processing(row, job)
     upload_id = row.upload_id if row is not None else job.upload_id
     members: list[str] = []
     if row is not None:
@@ -619,9 +623,8 @@ def _status(
                 ).scalars()
             )
     owner_ids = {i for i in (row.owner_id if row else None, job.owner_id if job else None) if i}
-    summary = _summary(
-        row, job, _counts(engine, [upload_id]).get(upload_id), _usernames(engine, owner_ids)
-    )
+    counts = _counts(engine, [upload_id]).get(upload_id)
+    summary = _summary(row, job, counts, _usernames(engine, owner_ids), processing)
     return UploadStatus(
         **summary.model_dump(),
         members=members,
@@ -699,7 +702,8 @@ def list_uploads(request: Request, user: UserDep, engine: EngineDep) -> UploadLi
             .where(or_(UploadRow.owner_id == user.user_id, UploadRow.upload_id.in_(shared)))
             .order_by(UploadRow.created_at.desc(), UploadRow.upload_id)
         ).all()
-    known = {r.upload_id for r in rows}
+    states = {r.upload_id: _processing(r, proc.get(r.upload_id)) for r in rows}
+    known = set(states)
     pending = [
         j
         for j in list(proc.jobs.values())
@@ -707,8 +711,11 @@ def list_uploads(request: Request, user: UserDep, engine: EngineDep) -> UploadLi
     ]
     counts = _counts(engine, list(known))
     owners = _usernames(engine, {r.owner_id for r in rows if r.owner_id} | {user.user_id})
-    data = [_summary(None, j, None, owners) for j in pending]
-    data += [_summary(r, proc.get(r.upload_id), counts[r.upload_id], owners) for r in rows]
+    data = [_summary(None, j, None, owners, _processing(None, j)) for j in pending]
+    data += [
+        _summary(r, proc.get(r.upload_id), counts[r.upload_id], owners, states[r.upload_id])
+        for r in rows
+    ]
     return UploadList(data=data)
 
 
