@@ -10,6 +10,7 @@ costs.
 from __future__ import annotations
 
 import argparse
+import io
 import lzma
 import os
 import tempfile
@@ -31,7 +32,8 @@ def make_frames(n_frames: int, files: int, folder: Path) -> int:
     """Real NOMAD 2018 frames (10-80 atoms), rattled a little so every frame is its own entry."""
     demo = resources.files("bigmax") / "data" / "demo" / "nomad2018.extxyz.xz"
     with lzma.open(demo, "rt") as fh:
-        base = ase.io.read(fh, index=":", format="extxyz")
+        text = fh.read()  # ASE seeks back per frame: on an LZMA stream that re-decompresses
+    base = ase.io.read(io.StringIO(text), index=":", format="extxyz")
     base = [a for a in base if 10 <= len(a) <= 100]
     rng = np.random.default_rng(0)
     per_file = n_frames // files
