@@ -593,3 +593,17 @@ def test_unencodable_json_is_422_not_500(world):
             headers={**world.alice, "Content-Type": "application/json"},
         )
         assert r.status_code == 422, r.text
+
+
+def test_nul_in_ids_and_paths_is_a_client_error(world):
+    """PostgreSQL refuses NUL characters; they must be turned away before any query."""
+    upload_id = world.uploads["alice-private"]
+    for method, path in (
+        ("GET", "/api/v1/uploads/%00"),
+        ("DELETE", "/api/v1/uploads/a%00b"),
+        ("GET", f"/api/v1/uploads/{upload_id}/raw/a%00b"),
+        ("PUT", f"/api/v1/uploads/{upload_id}/raw/a%00b"),
+        ("DELETE", "/api/v1/auth/tokens/%00"),
+    ):
+        r = world.client.request(method, path, headers=world.alice, content=b"x")
+        assert r.status_code in (400, 404, 422), (method, path, r.text)

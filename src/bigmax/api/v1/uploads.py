@@ -134,7 +134,9 @@ FileName = Annotated[
     ),
     AfterValidator(_upload_name),
 ]
-UploadId = Annotated[str, Path(max_length=64, description="the upload's id")]
+UploadId = Annotated[
+    str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="the upload's id")
+]
 Page = Annotated[int, Query(ge=1, le=1_000_000, description="page of the file list")]
 PageSize = Annotated[int, Query(ge=1, le=10_000, description="files per page")]
 
@@ -757,8 +759,11 @@ def get_raw_file(
         ).first()
     if row is None or known is None:
         raise HTTPException(404, f"upload {upload_id!r} has no file {rel!r}")
-    store = request.app.state.store
-    handle = store.open(upload_id, rel)
+    try:
+        handle = request.app.state.store.open(upload_id, rel)
+    except FileNotFoundError:
+        log.error("raw file %s/%s is recorded but missing from the store", upload_id, rel)
+        raise HTTPException(404, f"upload {upload_id!r} has no file {rel!r}") from None
 
     def chunks():
         with handle:
