@@ -607,3 +607,22 @@ def test_nul_in_ids_and_paths_is_a_client_error(world):
     ):
         r = world.client.request(method, path, headers=world.alice, content=b"x")
         assert r.status_code in (400, 404, 422), (method, path, r.text)
+
+
+def test_a_new_upload_never_lands_in_an_existing_one(world, tmp_path):
+    """Two requests for one name race past the handler's check: the later job must fail."""
+    from bigmax.archive.processing import Job, Processor
+
+    app = world.client.app
+    proc = Processor(app.state.settings, app.state.engine, app.state.store)
+    bob_id = world.client.get("/api/v1/auth/me", headers=world.bob).json()["user_id"]
+    folder = tmp_path / "late"
+    folder.mkdir()
+    (folder / "intruder.txt").write_text("x")
+    upload_id = world.uploads["alice-private"]
+    job = Job(upload_id=upload_id, name="alice-private", owner_id=bob_id, kind="upload")
+    proc.submit(job, [folder]).result(timeout=60)
+    proc.shutdown()
+    assert job.status == "failed" and "exists already" in job.error
+    status = world.client.get(f"/api/v1/uploads/{upload_id}", headers=world.alice).json()
+    assert {f["path"] for f in status["file_list"]} == {"alice-private.extxyz"}

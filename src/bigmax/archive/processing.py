@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from bigmax.archive import ids
@@ -119,6 +119,9 @@ class Processor:
                 owner_set = True
 
         try:
+            if job.kind == "upload" and self._exists(job.upload_id):
+                # another request made it while this body was streaming: never mix the two
+                raise FileExistsError(f"an upload named {job.name!r} exists already")
             if before is not None:
                 before()
             # TODO(owner_id): when ingest takes ``owner_id=``, pass ``owner_id=job.owner_id``
@@ -146,6 +149,13 @@ class Processor:
             job.finished_at = utcnow()
             if cleanup is not None:
                 shutil.rmtree(cleanup, ignore_errors=True)
+
+    def _exists(self, upload_id: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(UploadRow.upload_id).where(UploadRow.upload_id == upload_id)
+            ).first()
+        return found is not None
 
     def _set_owner(self, job: Job) -> None:
         if job.owner_id is None:
