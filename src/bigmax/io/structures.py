@@ -226,9 +226,12 @@ def _frames(path: Path, fmt: str) -> Iterator[tuple[int, Atoms | Exception]]:
     index = 0
     while True:
         try:
-            with warnings.catch_warnings():
-                # ASE warns on every FHI-aims read that the reader moves to a plugin.
-                warnings.filterwarnings("ignore", "FHI-aims IO is moving", FutureWarning)
+            if fmt.startswith("aims"):
+                with warnings.catch_warnings():
+                    # ASE warns on every FHI-aims read that the reader moves to a plugin.
+                    warnings.filterwarnings("ignore", "FHI-aims IO is moving", FutureWarning)
+                    atoms = next(frames)
+            else:  # the filter costs a regex compile per frame
                 atoms = next(frames)
         except StopIteration:
             return
