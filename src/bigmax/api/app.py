@@ -6,10 +6,13 @@ import importlib
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 import bigmax
 from bigmax.api.deps import BearerTokenAuthenticator
+from bigmax.api.types import reject_nul, validation_error
 from bigmax.archive.db import init_db, make_engine
 from bigmax.archive.lifecycle import PermissionDenied
 from bigmax.archive.store import FileStore
@@ -52,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.store = FileStore(settings.files_url)
     app.state.authenticators = [BearerTokenAuthenticator()]
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(DataError, _error(400))
+    app.middleware("http")(reject_nul)
     app.add_exception_handler(QueryError, _error(400))
     app.add_exception_handler(AuthError, _error(401))
     app.add_exception_handler(PermissionDenied, _error(403))

@@ -2,71 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from pydantic import AfterValidator, BaseModel, Field
+from fastapi import APIRouter, HTTPException, Path, status
+from pydantic import BaseModel, Field
 
 from bigmax.api.deps import EngineDep, UserDep
+from bigmax.api.types import DbText, UtcDatetime
 from bigmax.archive.access import utcnow
 from bigmax.archive.users import MAX_TOKEN_DAYS, AuthError, authenticate, create_token, list_tokens
 from bigmax.archive.users import revoke_token as revoke
 
-
-def _encodable(value):
-    """``value`` with strings that UTF-8 cannot encode (lone surrogates) escaped."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, dict):
-        return {k: _encodable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_encodable(v) for v in value]
-    return value
-
-
-class EncodableErrorsRoute(APIRoute):
-    """A route whose 422 answers can always be written: FastAPI echoes the bad input, and a JSON
-    body may carry a lone surrogate ("\\ud800") that would make that answer a 500."""
-
-    def get_route_handler(self):
-        handler = super().get_route_handler()
-
-        async def route(request: Request):
-            try:
-                return await handler(request)
-            except RequestValidationError as err:
-                raise RequestValidationError(_encodable(list(err.errors()))) from None
-
-        return route
-
-
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=EncodableErrorsRoute)
-
-
-def db_text(value: str) -> str:
-    """Strings go to the database: no NUL characters (PostgreSQL refuses them) and no lone
-    surrogates (they cannot be encoded), so bad input is a 422, never a 500."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
-DbText = Annotated[str, AfterValidator(db_text)]
-
-
-def as_utc(value: datetime) -> datetime:
-    """The database keeps naive UTC; JSON date-times need their zone (RFC 3339)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 class TokenRequest(BaseModel):

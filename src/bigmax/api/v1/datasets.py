@@ -7,12 +7,11 @@ only ever show entries the viewer may read. Freezing gives a local persistent id
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from bigmax.api.deps import EngineDep, UserDep, ViewerDep
+from bigmax.api.types import DbText, UtcDatetime
 from bigmax.archive import datasets as ds
 from bigmax.archive.datasets import MAX_ENTRIES_PER_CALL, MAX_NAME, Dataset, DatasetError
 
@@ -26,14 +25,14 @@ router = APIRouter(
 class DatasetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=MAX_NAME)
-    description: str | None = Field(None, max_length=10_000)
+    name: DbText = Field(min_length=1, max_length=MAX_NAME)
+    description: DbText | None = Field(None, max_length=10_000)
 
 
 class EntryIds(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    entry_ids: list[str] = Field(min_length=1, max_length=MAX_ENTRIES_PER_CALL)
+    entry_ids: list[DbText] = Field(min_length=1, max_length=MAX_ENTRIES_PER_CALL)
 
 
 class DatasetOut(BaseModel):
@@ -43,9 +42,9 @@ class DatasetOut(BaseModel):
     name: str
     description: str | None
     owner: str | None = Field(description="Username of the owner")
-    created_at: datetime
+    created_at: UtcDatetime
     frozen: bool
-    frozen_at: datetime | None
+    frozen_at: UtcDatetime | None
     pid: str | None = Field(description="Persistent id (bigmax:ds/...), set when frozen")
     citation: str | None = Field(description="How to cite it, set when frozen")
     n_entries: int

@@ -30,7 +30,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Engine
 
 from bigmax.api.deps import EngineDep, StoreDep, UserDep, ViewerDep
-from bigmax.api.v1.auth import DbText, EncodableErrorsRoute, UtcDatetime, db_text
+from bigmax.api.types import DbText, UtcDatetime, db_text
 from bigmax.archive import lifecycle
 from bigmax.archive.access import Viewer, readable_uploads_clause, utcnow, visibility
 from bigmax.archive.db import ArchiveRow, EntryRow, RawFileRow, UploadMemberRow, UploadRow, UserRow
@@ -50,7 +50,7 @@ MAX_ERRORS_PER_FILE = 10
 ZIP_SUFFIXES = (".zip",)
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
-router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], route_class=EncodableErrorsRoute)
+router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 
 
 # --- models -------------------------------------------------------------------------------------
