@@ -117,7 +117,7 @@ def test_show(runner, ingested):
     assert full["entry_id"] == entry_id
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl", "extxyz"])
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl", "extxyz", "optimade-jsonl"])
 def test_export(runner, ingested, tmp_path, fmt):
     out = tmp_path / f"export.{fmt}"
     query = json.dumps({"program_name": "FHI-aims"})
@@ -132,6 +132,16 @@ def test_export(runner, ingested, tmp_path, fmt):
     elif fmt == "jsonl":
         entries = [json.loads(line) for line in open(out)]
         assert len(entries) == 20 and entries[0]["results"]["material"]["n_sites"] == 80
+    elif fmt == "optimade-jsonl":
+        lines = [json.loads(line) for line in open(out)]
+        assert lines[0]["x-optimade"]["api_version"].startswith("1.3")
+        structures = [x for x in lines if x.get("type") == "structures"]
+        assert len(structures) == 20 and structures[0]["attributes"]["nsites"] == 80
+        again = tmp_path / "again"
+        again.mkdir()
+        out.rename(again / "structures.jsonl")
+        report = _ok(runner.invoke(app, ["ingest", str(again), "--upload", "round-trip"]))
+        assert "20 new entries, 0 failed" in report
     else:
         import ase.io
 

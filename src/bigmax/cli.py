@@ -279,7 +279,7 @@ def export_cmd(
         str | None, typer.Argument(help="JSON query; '{}' or '-' for everything")
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", help="parquet, jsonl, csv or extxyz")
+        str, typer.Option("--format", help="parquet, jsonl, csv, extxyz or optimade-jsonl")
     ] = "parquet",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file")] = None,
     filter: Annotated[str | None, typer.Option("--filter", "-f", help="OPTIMADE filter")] = None,
@@ -288,10 +288,13 @@ def export_cmd(
     from bigmax.archive.catalog import archives_for
     from bigmax.archive.export import FORMATS, export
     from bigmax.search import iter_entry_pks
+    from bigmax.search.optimade_jsonl import write_optimade_jsonl
 
-    if output_format not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, not {output_format!r}")
-    out = output or Path(f"bigmax-export.{output_format}")
+    formats = (*FORMATS, "optimade-jsonl")
+    if output_format not in formats:
+        raise ValueError(f"--format must be one of {', '.join(formats)}, not {output_format!r}")
+    suffix = "jsonl" if output_format == "optimade-jsonl" else output_format
+    out = output or Path(f"bigmax-export.{suffix}")
     engine = _engine()
     parsed = _parse_query(query)
 
@@ -299,7 +302,10 @@ def export_cmd(
         for pks in iter_entry_pks(engine, parsed, filter=filter):
             yield from archives_for(engine, pks)
 
-    n = export(entries(), output_format, out)
+    if output_format == "optimade-jsonl":
+        n = write_optimade_jsonl(entries(), out)
+    else:
+        n = export(entries(), output_format, out)
     console.print(f"wrote {n} entries to {out}")
 
 

@@ -98,7 +98,6 @@ PATH_COLUMNS = (
     "file_name",
     "geometry",
     "geometry_file",
-    "mainfile",
 )
 _ALIAS = {alias: prop for prop, aliases in PROPERTY_ALIASES.items() for alias in aliases}
 
