@@ -13,11 +13,11 @@ from importlib import resources
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bigmax.api.app import create_app
 from bigmax.archive.access import SYSTEM
-from bigmax.archive.db import EntryRow, UploadRow
+from bigmax.archive.db import EntryRow
 from bigmax.archive.ingest import ingest
 from bigmax.archive.lifecycle import publish
 from bigmax.archive.users import create_token, create_user
@@ -68,13 +68,10 @@ def world(tmp_path, database_url) -> World:
         folder = tmp_path / "inputs" / name
         folder.mkdir(parents=True)
         (folder / f"{name}.extxyz").write_text(frames(4 * i, 4))
-        report = ingest([folder], upload=name, settings=settings, engine=engine)
-        with engine.begin() as conn:
-            conn.execute(
-                update(UploadRow)
-                .where(UploadRow.upload_id == report.upload_id)
-                .values(owner_id=owner.user_id)
-            )
+        report = ingest(
+            [folder], upload=name, owner_id=owner.user_id, settings=settings, engine=engine
+        )
+        with engine.connect() as conn:
             entries[name] = list(
                 conn.execute(
                     select(EntryRow.entry_id).where(EntryRow.upload_id == report.upload_id)

@@ -277,9 +277,10 @@ def test_same_name_twice_is_a_conflict(world):
     wait(world, r.json()["upload_id"])
     again = post(world, files={"file": ("b.txt", b"2")}, name="twice")
     assert again.status_code == 409 and "/files" in again.json()["detail"]
-    # until upload ids are hashed from (owner, name), bob cannot take alice's names either
+    # upload ids are hashed from (owner, name): bob's "twice" is his own, and tells him nothing
     theirs = post(world, files={"file": ("b.txt", b"2")}, name="twice", headers=world.bob)
-    assert theirs.status_code == 409 and "/files" not in theirs.json()["detail"]
+    assert theirs.status_code == 202
+    assert theirs.json()["upload_id"] != r.json()["upload_id"]
 
 
 # --- who may see and change what ----------------------------------------------------------------

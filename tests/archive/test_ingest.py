@@ -197,3 +197,25 @@ def test_unpack_rejects_garbage(tmp_path):
     junk.write_bytes(io.BytesIO(b"PK\x03\x04 not really").getvalue())
     with pytest.raises(UnsafeArchiveError, match="junk.zip"):
         unpack_zip(junk, tmp_path / "out")
+
+
+def test_owners_names_and_published_uploads(upload_dir, settings, engine):
+    from bigmax.archive.access import SYSTEM
+    from bigmax.archive.lifecycle import publish
+    from bigmax.archive.users import create_user
+
+    alice = create_user(engine, "alice", "correct horse").user_id
+    bob = create_user(engine, "bob", "battery staple").user_id
+    mine = ingest([upload_dir], upload="test", owner_id=alice, settings=settings, engine=engine)
+    theirs = ingest([upload_dir], upload="test", owner_id=bob, settings=settings, engine=engine)
+    assert mine.upload_id != theirs.upload_id and theirs.entries == mine.entries
+    publish(engine, mine.upload_id, SYSTEM)
+    with pytest.raises(ValueError, match="published"):
+        ingest([upload_dir], upload="test", owner_id=alice, settings=settings, engine=engine)
+
+
+def test_errors_name_the_path_in_the_upload(upload_dir, settings, engine):
+    (upload_dir / "sub" / "broken.cif").write_text("data_y\n_cell_length_a\n")
+    report = ingest([upload_dir], upload="u", settings=settings, engine=engine)
+    entry = get_entry(engine, ids.entry_id(report.upload_id, "sub/broken.cif"))
+    assert entry["errors"][0].startswith("sub/broken.cif")

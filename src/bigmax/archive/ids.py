@@ -11,8 +11,9 @@ def _hash(*parts: str) -> str:
     return base64.b32encode(digest[:20]).decode().lower()  # 32 characters, URL safe
 
 
-def upload_id(name: str) -> str:
-    return _hash("upload", name)
+def upload_id(name: str, owner_id: str | None = None) -> str:
+    """Hashed from owner and name, so two users' uploads of the same name never collide."""
+    return _hash("upload", owner_id or "", name)
 
 
 def entry_id(upload: str, mainfile: str, child_key: str | None = None) -> str:

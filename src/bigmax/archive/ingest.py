@@ -101,6 +101,7 @@ def ingest(
     comment: str | None = None,
     references: list[str] | None = None,
     batch_entries: int = BATCH_ENTRIES,
+    owner_id: str | None = None,
 ) -> IngestReport:
     """Ingest files, folders and zip files into one upload named ``upload``."""
     started = time.perf_counter()
@@ -112,14 +113,14 @@ def ingest(
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or folder")
     name = upload or paths[0].resolve().name
-    report = IngestReport(upload_id=ids.upload_id(name), upload_name=name)
+    report = IngestReport(upload_id=ids.upload_id(name, owner_id), upload_name=name)
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url)
     try:
         init_db(engine)
         store = FileStore(settings.files_url)
         store.clean_partial(report.upload_id)
-        _ensure_upload(engine, report, authors or [], license, comment, references or [])
+        _ensure_upload(engine, report, owner_id, authors or [], license, comment, references or [])
         with ExitStack() as stack:
             sources = _collect(paths, report, stack)
             tasks = list(_plan(engine, store, report, sources, settings.symprec))
@@ -131,16 +132,20 @@ def ingest(
     return report
 
 
-def _ensure_upload(engine, report, authors, license, comment, references) -> None:
+def _ensure_upload(engine, report, owner_id, authors, license, comment, references) -> None:
+    """Create the upload on first ingest; a published upload is immutable."""
     with engine.begin() as conn:
         exists = conn.execute(
-            select(UploadRow.upload_id).where(UploadRow.upload_id == report.upload_id)
+            select(UploadRow.published).where(UploadRow.upload_id == report.upload_id)
         ).first()
+        if exists and exists.published:
+            raise ValueError(f"upload {report.upload_name!r} is published and cannot change")
         if not exists:
             conn.execute(
                 insert(UploadRow).values(
                     upload_id=report.upload_id,
                     name=report.upload_name,
+                    owner_id=owner_id,
                     created_at=_now(),
                     authors=[a.model_dump() for a in authors],
                     license=license,
@@ -273,7 +278,13 @@ def _process(task: _Task) -> _FileResult:
 
 
 def _named(task: _Task, msg: str) -> str:
-    return msg if task.relpath in msg or task.path.name in msg else f"{task.relpath}: {msg}"
+    """The message with the file's path in the upload (readers know only its base name)."""
+    if task.relpath in msg:
+        return msg
+    name = task.path.name
+    if msg.startswith(name):
+        return task.relpath + msg[len(name) :]
+    return f"{task.relpath}: {msg}"
 
 
 def _entry_row(task: _Task, reader, parsed: Parsed, now: datetime) -> tuple[dict, list[str], str]:

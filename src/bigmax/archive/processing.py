@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from bigmax.archive import ids
@@ -34,12 +34,8 @@ Status = Literal["pending", "processing", "success", "failed"]
 
 
 def upload_id_for(owner_id: str | None, name: str) -> str:
-    """The id ingest will give the upload ``name`` of ``owner_id``.
-
-    Ingest hashes the name alone today. When ingest gets its ``owner_id=`` keyword (ids hashed
-    from owner and name), return the same hash here: this is the one place that knows.
-    """
-    return ids.upload_id(name)
+    """The id ingest gives the upload ``name`` of ``owner_id``."""
+    return ids.upload_id(name, owner_id)
 
 
 @dataclass
@@ -109,14 +105,9 @@ class Processor:
 
     def _run(self, job: Job, paths: list[Path], cleanup: Path | None, before) -> None:
         job.status, job.started_at = "processing", utcnow()
-        owner_set = False
 
         def progress(done: int, total: int) -> None:
-            nonlocal owner_set
             job.done, job.total = done, total
-            if not owner_set:  # the row exists by now: let its owner see it during processing
-                self._set_owner(job)
-                owner_set = True
 
         try:
             if job.kind == "upload" and self._exists(job.upload_id):
@@ -124,11 +115,10 @@ class Processor:
                 raise FileExistsError(f"an upload named {job.name!r} exists already")
             if before is not None:
                 before()
-            # TODO(owner_id): when ingest takes ``owner_id=``, pass ``owner_id=job.owner_id``
-            # here (and in upload_id_for); the _set_owner calls can then go.
             report = ingest(
                 paths,
                 upload=job.name,
+                owner_id=job.owner_id,
                 settings=self.settings,
                 engine=self.engine,
                 progress=progress,
@@ -137,7 +127,6 @@ class Processor:
                 raise RuntimeError(
                     f"ingest wrote upload {report.upload_id!r}, expected {job.upload_id!r}"
                 )
-            self._set_owner(job)
             job.entries, job.failed = report.entries, report.failed
             if report.rejected:
                 job.error = "; ".join(report.rejected[:20])
@@ -156,16 +145,6 @@ class Processor:
                 select(UploadRow.upload_id).where(UploadRow.upload_id == upload_id)
             ).first()
         return found is not None
-
-    def _set_owner(self, job: Job) -> None:
-        if job.owner_id is None:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(UploadRow)
-                .where(UploadRow.upload_id == job.upload_id, UploadRow.owner_id.is_(None))
-                .values(owner_id=job.owner_id)
-            )
 
     def forget_checksums(self, upload_id: str) -> None:
         """Drop the upload's raw-file rows so ingest reads every file again (its entries are
