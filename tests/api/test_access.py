@@ -214,6 +214,17 @@ def test_alice_sees_her_own(world, probe):
 # -- totals and aggregation counts ---------------------------------------------------------
 
 
+def _close(a, b) -> bool:
+    """Equal, but floats only to rounding (sums taken in another order)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-12)
+    return a == b
+
+
 @pytest.mark.parametrize("who", OUTSIDERS)
 @pytest.mark.parametrize(
     "query",
@@ -228,7 +239,8 @@ def test_totals_and_aggregations_count_only_visible(world, who, query):
     want = oracle(world, who, query, False, page_size=100, aggregations=AGGS)
     assert got["total"] == want.total
     assert {d["entry_id"] for d in got["data"]} == {d["entry_id"] for d in want.data}
-    assert got["aggregations"] == json.loads(json.dumps(want.aggregations))
+    # the oracle's plan may sum in another order: means agree to rounding, counts exactly
+    assert _close(got["aggregations"], json.loads(json.dumps(want.aggregations)))
     assert {d["entry_id"] for d in got["data"]} <= visible_entries(world, who)
 
 
@@ -480,7 +492,7 @@ def test_random_queries_never_count_hidden(world, req, who):
     got = resp.json()
     want = oracle(world, who, query, findable, required=required, page_size=100, aggregations=aggs)
     assert got["total"] == want.total == len(got["data"])
-    assert got["aggregations"] == json.loads(json.dumps(want.aggregations))
+    assert _close(got["aggregations"], json.loads(json.dumps(want.aggregations)))
     shown = {d["entry_id"] for d in got["data"]}
     assert not shown & hidden_ids(world, findable)
 

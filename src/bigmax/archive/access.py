@@ -100,12 +100,18 @@ def findable_uploads_clause(viewer: Viewer, now: datetime | None = None) -> Colu
     return or_(readable_uploads_clause(viewer, now), _embargoed(now))
 
 
+#: ``upload_id || ''``: the same value, but no index on it. A scope matches most entries, so
+#: the planner must not choose the upload index over the query's own (SQLite otherwise does,
+#: and a filtered count over 10^5 entries takes 57 ms instead of 5 ms).
+_UPLOAD_OF_ENTRY = EntryRow.upload_id.concat("")
+
+
 def entry_scope(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
     """Condition on ``entries``: those the viewer may fully read."""
     if viewer.is_admin:
         return true()
     uploads = select(UploadRow.upload_id).where(readable_uploads_clause(viewer, now))
-    return EntryRow.upload_id.in_(uploads)
+    return _UPLOAD_OF_ENTRY.in_(uploads)
 
 
 def findable_entry_scope(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
@@ -113,7 +119,7 @@ def findable_entry_scope(viewer: Viewer, now: datetime | None = None) -> ColumnE
     if viewer.is_admin:
         return true()
     uploads = select(UploadRow.upload_id).where(findable_uploads_clause(viewer, now))
-    return EntryRow.upload_id.in_(uploads)
+    return _UPLOAD_OF_ENTRY.in_(uploads)
 
 
 def search_scope(

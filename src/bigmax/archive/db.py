@@ -151,14 +151,16 @@ class EntryRow(Base):
 
     # Range + element searches (band gap 1-3 eV AND HAS O) and their counts are answered from
     # these indexes alone: the range picks the slice and the masks are tested in the index
-    # entry, so no table row is read for entries that do not match. PostgreSQL also carries
-    # entry_id and pk, so a page of rare matches is an index-only scan there too.
+    # entry, so no table row is read for entries that do not match. upload_id is there for the
+    # access scope, which every server request carries. PostgreSQL also carries entry_id and
+    # pk, so a page of rare matches is an index-only scan there too.
     __table_args__ = (
         Index(
             "ix_entries_band_gap_masks",
             "band_gap",
             "el_lo",
             "el_hi",
+            "upload_id",
             postgresql_include=["entry_id", "pk"],
         ),
         Index(
@@ -166,6 +168,7 @@ class EntryRow(Base):
             "formation_energy_per_atom",
             "el_lo",
             "el_hi",
+            "upload_id",
             postgresql_include=["entry_id", "pk"],
         ),
     )
