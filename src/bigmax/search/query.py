@@ -144,17 +144,13 @@ class Pagination(BaseModel):
     page_after_value: str | None = None
 
 
-class SearchRequest(BaseModel):
-    """A whole search request, as the REST API will receive it; validates the query too."""
+class Selection(BaseModel):
+    """Which entries: a JSON query and/or an OPTIMADE filter, ANDed (both optional)."""
 
     model_config = ConfigDict(extra="forbid")
 
     query: dict[str, Any] | None = None
     filter: str | None = Field(None, description="OPTIMADE filter, ANDed with the query")
-    pagination: Pagination = Field(default_factory=Pagination)
-    required: list[str] | None = None
-    aggregations: dict[str, AggregationRequest] = Field(default_factory=dict)
-    total: bool = True
 
     @field_validator("query")
     @classmethod
@@ -165,9 +161,18 @@ class SearchRequest(BaseModel):
     @field_validator("filter")
     @classmethod
     def _check_filter(cls, v: str | None) -> str | None:
-        if v:
+        if v and v.strip():
             compile_filter(v)
         return v
+
+
+class SearchRequest(Selection):
+    """A whole search request, as the REST API receives it; validates the query too."""
+
+    pagination: Pagination = Field(default_factory=Pagination)
+    required: list[str] | None = None
+    aggregations: dict[str, AggregationRequest] = Field(default_factory=dict)
+    total: bool = True
 
 
 @dataclass

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -36,8 +36,7 @@ from bigmax.archive.store import CHUNK, FileStore
 from bigmax.search import (
     FIELDS,
     SearchRequest,
-    compile_filter,
-    compile_query,
+    Selection,
     get_entries,
     get_field,
     iter_entry_pks,
@@ -92,28 +91,6 @@ class EntriesResponse(BaseModel):
         description="Pass back as pagination.page_after_value for the next page; None at the end"
     )
     aggregations: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-
-class Selection(BaseModel):
-    """Which entries: a JSON query and/or an OPTIMADE filter, ANDed (both optional)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    query: dict[str, Any] | None = None
-    filter: str | None = Field(None, description="OPTIMADE filter, ANDed with the query")
-
-    @field_validator("query")
-    @classmethod
-    def _check_query(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        compile_query(v)
-        return v
-
-    @field_validator("filter")
-    @classmethod
-    def _check_filter(cls, v: str | None) -> str | None:
-        if v and v.strip():
-            compile_filter(v)
-        return v
 
 
 # -- access ------------------------------------------------------------------------------------
