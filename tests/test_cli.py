@@ -5,16 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import lzma
-from importlib import resources
 
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from bigmax.cli import app
-
-DEMO = resources.files("bigmax") / "data" / "demo"
+from bigmax.demo import nomad2018_frames, octet_binaries_csv
 
 
 @pytest.fixture
@@ -27,13 +24,8 @@ def data_dir(tmp_path):
     """Twenty NOMAD 2018 frames and the octet binaries table."""
     folder = tmp_path / "inputs"
     folder.mkdir()
-    lines = []
-    with lzma.open(DEMO / "nomad2018.extxyz.xz", "rt") as fh:
-        for _ in range(20):
-            n = fh.readline()
-            lines += [n, *(fh.readline() for _ in range(int(n) + 1))]
-    (folder / "oxides.extxyz").write_text("".join(lines))
-    (folder / "octet.csv").write_bytes((DEMO / "octet_binaries_82.csv").read_bytes())
+    (folder / "oxides.extxyz").write_text(nomad2018_frames(0, 20))
+    (folder / "octet.csv").write_bytes(octet_binaries_csv())
     return folder
 
 

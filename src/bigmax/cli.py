@@ -5,12 +5,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import lzma
 import os
-import shutil
 import sys
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bigmax.config import get_settings
+from bigmax.demo import DEMO_UPLOADS, demo_files
 
 app = typer.Typer(
     help="BigMax: a FAIR archive and AI toolkit for materials science.",
@@ -30,7 +28,6 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-DEMO_UPLOADS = {"nomad2018": "demo-nomad2018", "octet": "demo-octet-binaries"}
 #: SI storage unit -> the unit scientists read, for printed output.
 DISPLAY_UNITS = {"J": "eV", "N": "eV/angstrom", "A*m**2": "bohr_magneton", "m": "angstrom"}
 
@@ -347,25 +344,6 @@ def doctor_cmd() -> None:
     console.print(table)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
-
-
-def demo_files(workdir: Path) -> dict[str, Path]:
-    """Unpack the shipped demo data into ``workdir``; returns the folder of each demo upload."""
-    demo = resources.files("bigmax") / "data" / "demo"
-    folders = {key: workdir / name for key, name in DEMO_UPLOADS.items()}
-    for folder in folders.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    with (
-        lzma.open(demo / "nomad2018.extxyz.xz") as src,
-        open(folders["nomad2018"] / "nomad2018.extxyz", "wb") as dst,
-    ):
-        shutil.copyfileobj(src, dst)
-    with (
-        (demo / "octet_binaries_82.csv").open("rb") as src,
-        open(folders["octet"] / "octet_binaries_82.csv", "wb") as dst,
-    ):
-        shutil.copyfileobj(src, dst)
-    return folders
 
 
 @app.command("demo")

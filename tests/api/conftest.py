@@ -7,9 +7,7 @@ bob owns ``bob-private``. Each upload holds 4 real NOMAD 2018 structures (distin
 
 from __future__ import annotations
 
-import lzma
 from dataclasses import dataclass
-from importlib import resources
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,19 +20,7 @@ from bigmax.archive.ingest import ingest
 from bigmax.archive.lifecycle import publish
 from bigmax.archive.users import create_token, create_user
 from bigmax.config import Settings
-
-DEMO = resources.files("bigmax") / "data" / "demo"
-
-
-def frames(start: int, n: int) -> str:
-    out = []
-    with lzma.open(DEMO / "nomad2018.extxyz.xz", "rt") as fh:
-        for i in range(start + n):
-            count = fh.readline()
-            block = [count, *(fh.readline() for _ in range(int(count) + 1))]
-            if i >= start:
-                out += block
-    return "".join(out)
+from bigmax.demo import nomad2018_frames
 
 
 @dataclass
@@ -67,7 +53,7 @@ def world(tmp_path, database_url) -> World:
     for i, (name, owner) in enumerate(owners.items()):
         folder = tmp_path / "inputs" / name
         folder.mkdir(parents=True)
-        (folder / f"{name}.extxyz").write_text(frames(4 * i, 4))
+        (folder / f"{name}.extxyz").write_text(nomad2018_frames(4 * i, 4))
         report = ingest(
             [folder], upload=name, owner_id=owner.user_id, settings=settings, engine=engine
         )

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import lzma
 import os
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -17,24 +15,16 @@ from bigmax.archive.db import make_engine
 from bigmax.archive.ingest import ingest
 from bigmax.archive.lifecycle import publish
 from bigmax.config import Settings
+from bigmax.demo import nomad2018_frames, octet_binaries_csv
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = resources.files("bigmax") / "data" / "demo"
 N_FRAMES = 500  # a subset of the 3000 demo structures keeps the test under a minute
 
 
 def _demo_subset(folder: Path, n: int) -> None:
     folder.mkdir(parents=True)
-    with (
-        lzma.open(DEMO / "nomad2018.extxyz.xz", "rt") as src,
-        open(folder / "nomad2018.extxyz", "w") as dst,
-    ):
-        for _ in range(n):
-            count = src.readline()
-            dst.write(count)
-            for _ in range(int(count) + 1):
-                dst.write(src.readline())
-    (folder / "octet_binaries_82.csv").write_bytes((DEMO / "octet_binaries_82.csv").read_bytes())
+    (folder / "nomad2018.extxyz").write_text(nomad2018_frames(0, n))
+    (folder / "octet_binaries_82.csv").write_bytes(octet_binaries_csv())
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import lzma
 import os
 import signal
 import socket
@@ -13,29 +12,15 @@ import tarfile
 import threading
 import time
 import zipfile
-from importlib import resources
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-DEMO = resources.files("bigmax") / "data" / "demo"
+from bigmax.demo import nomad2018_frames
 
-
-def _structures(start: int, n: int) -> str:
-    """``n`` extended-XYZ frames of the demo data from frame ``start`` on."""
-    out = []
-    with lzma.open(DEMO / "nomad2018.extxyz.xz", "rt") as fh:
-        for i in range(start + n):
-            count = fh.readline()
-            block = [count, *(fh.readline() for _ in range(int(count) + 1))]
-            if i >= start:
-                out += block
-    return "".join(out)
-
-
-GOOD = _structures(40, 2)  # two NOMAD 2018 structures not in the world's uploads
+GOOD = nomad2018_frames(40, 2)  # two NOMAD 2018 structures not in the world's uploads
 BROKEN = "3\nthis is not an extxyz header\nAl 0 0\n"
 
 

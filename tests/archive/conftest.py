@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import lzma
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
-DEMO = resources.files("bigmax") / "data" / "demo"
+from bigmax.demo import nomad2018_frames, octet_binaries_csv
 
 
 def nomad_frames(n: int) -> str:
     """The first ``n`` frames of the shipped NOMAD 2018 extxyz file, as text."""
-    out, frames = [], 0
-    with lzma.open(DEMO / "nomad2018.extxyz.xz", "rt") as fh:
-        while frames < n:
-            count = fh.readline()
-            if not count:
-                break
-            out.append(count)
-            out.extend(fh.readline() for _ in range(int(count) + 1))
-            frames += 1
-    return "".join(out)
+    return nomad2018_frames(0, n)
 
 
 @pytest.fixture(name="nomad_frames")
@@ -36,7 +25,7 @@ def upload_dir(tmp_path) -> Path:
     folder = tmp_path / "my-upload"
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "oxides.extxyz").write_text(nomad_frames(12))
-    (folder / "octet_binaries_82.csv").write_bytes((DEMO / "octet_binaries_82.csv").read_bytes())
+    (folder / "octet_binaries_82.csv").write_bytes(octet_binaries_csv())
     (folder / "notes.txt").write_text("measured on the old machine\n")
     (folder / "broken.cif").write_text("data_x\n_cell_length_a 3.0\nthis is not a CIF loop\n")
     return folder
