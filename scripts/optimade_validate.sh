@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the OPTIMADE validator against a live BigMax server over the demo archive.
 #
-#   scripts/optimade_validate.sh            # builds a fresh demo archive in a temp dir
+#   scripts/optimade_validate.sh            # bigmax serve --demo in a temp dir
 #   BIGMAX_HOME=/path scripts/optimade_validate.sh   # reuses an archive that has data
 #
 # Exits non-zero unless failure_count == 0, internal_failure_count == 0 and the per-property
@@ -18,33 +18,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -z "${BIGMAX_HOME:-}" ]; then
-  export BIGMAX_HOME="$TMP/home"
-  echo "ingesting the demo into $BIGMAX_HOME ..."
-  "$BIN/bigmax" demo --jobs 2 > "$TMP/demo.log" 2>&1 || { cat "$TMP/demo.log"; exit 2; }
-  # Publish every upload (bigmax demo may already have done it).
-  "$PY" - <<'PYEOF'
-from bigmax.archive.access import SYSTEM
-from bigmax.archive.catalog import list_uploads
-from bigmax.archive.db import make_engine
-from bigmax.archive.lifecycle import publish
-from bigmax.config import get_settings
-
-engine = make_engine(get_settings().database_url)
-for upload in list_uploads(engine):
-    if not upload["published"]:
-        publish(engine, upload["upload_id"], SYSTEM)
-PYEOF
-fi
-
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$BIN/uvicorn" --factory bigmax.api.app:create_app --host 127.0.0.1 --port "$PORT" \
-  --log-level warning > "$TMP/server.log" 2>&1 &
+DEMO=()
+if [ -z "${BIGMAX_HOME:-}" ]; then
+  # what `make run` serves: the demo, ingested and published by `bigmax serve --demo`
+  export BIGMAX_HOME="$TMP/home"
+  DEMO=(--demo)
+fi
+"$BIN/bigmax" serve "${DEMO[@]}" --host 127.0.0.1 --port "$PORT" > "$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 URL="http://127.0.0.1:$PORT/optimade/v1"
-for _ in $(seq 100); do
+for _ in $(seq 600); do  # the demo ingest takes a while on 2 cores
   if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('$URL/info', timeout=1)" 2>/dev/null; then break; fi
-  sleep 0.2
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log"; exit 2; }
+  sleep 0.5
 done
 
 "$BIN/optimade-validator" --json "$URL" > "$TMP/result.json" || true
