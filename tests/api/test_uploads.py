@@ -213,6 +213,22 @@ def test_add_files_reprocess_publish_with_embargo(world):
         assert "published" in r.json()["detail"]
 
 
+def test_lift_embargo(world):
+    upload_id = world.uploads["alice-embargoed"]
+    entry = world.entries["alice-embargoed"][0]
+    archive = f"/api/v1/entries/{entry}/archive"
+    assert world.client.get(archive).status_code == 404
+    lift = f"/api/v1/uploads/{upload_id}/action/lift-embargo"
+    assert world.client.post(lift, headers=world.bob).status_code == 404
+    r = world.client.post(lift, headers=world.alice)
+    assert r.status_code == 200 and r.json()["visibility"] == "public"
+    assert world.client.get(archive).status_code == 200  # public at once
+    assert world.client.post(lift, headers=world.alice).status_code == 409
+    private = world.uploads["alice-private"]
+    r = world.client.post(f"/api/v1/uploads/{private}/action/lift-embargo", headers=world.alice)
+    assert r.status_code == 409
+
+
 def test_publish_validation(world):
     upload_id = world.uploads["alice-private"]
     for months in (-1, 37, "six"):

@@ -916,6 +916,25 @@ def publish_upload(
 
 
 @router.post(
+    "/{upload_id}/action/lift-embargo",
+    response_model=UploadStatus,
+    responses={
+        **_NOT_FOUND,
+        403: {"description": "Not your upload"},
+        409: {"description": "Not published under an embargo"},
+    },
+)
+def lift_embargo(upload_id: UploadId, request: Request, viewer: ViewerDep, engine: EngineDep):
+    """End an upload's embargo now: it becomes public at once."""
+    proc = _processor(request)
+    row, job = _owned(engine, proc, upload_id, viewer, "lift the embargo of")
+    if row is None or not row.published or row.embargo_until is None:
+        raise HTTPException(409, f"upload {upload_id!r} is not published under an embargo")
+    lifecycle.lift_embargo(engine, upload_id, viewer)
+    return _status(engine, _row(engine, upload_id), job)
+
+
+@router.post(
     "/{upload_id}/action/share",
     response_model=UploadStatus,
     responses={
