@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError
 
 import bigmax
 from bigmax.api.deps import BearerTokenAuthenticator
+from bigmax.api.throttle import LoginThrottle
 from bigmax.api.types import reject_nul, validation_error
 from bigmax.archive.db import init_db, make_engine
 from bigmax.archive.lifecycle import PermissionDenied
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.store = FileStore(settings.files_url)
     app.state.authenticators = [BearerTokenAuthenticator()]
+    app.state.login_throttle = LoginThrottle()
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(DataError, _error(400))
     app.middleware("http")(reject_nul)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import BaseModel, Field
 
 from bigmax.api.deps import EngineDep, UserDep
+from bigmax.api.throttle import LoginThrottle
 from bigmax.api.types import DbText, UtcDatetime
 from bigmax.archive.access import utcnow
 from bigmax.archive.users import MAX_TOKEN_DAYS, AuthError, authenticate, create_token, list_tokens
@@ -53,14 +54,25 @@ _UNAUTHORIZED = {401: {"description": "No, wrong, expired or revoked credentials
     "/token",
     response_model=NewToken,
     status_code=status.HTTP_201_CREATED,
-    responses=_UNAUTHORIZED,
+    responses={**_UNAUTHORIZED, 429: {"description": "Too many failed logins; see Retry-After"}},
 )
-def new_token(body: TokenRequest, engine: EngineDep) -> NewToken:
-    """A new API token. The secret is shown once; only its hash is stored."""
+def new_token(body: TokenRequest, engine: EngineDep, request: Request) -> NewToken:
+    """A new API token. The secret is shown once; only its hash is stored. After
+    repeated wrong passwords for a username, answers 429 for a minute."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    wait = throttle.retry_after(body.username)
+    if wait:
+        raise HTTPException(
+            429,
+            f"too many failed logins; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     try:
         user = authenticate(engine, body.username, body.password)
     except AuthError as err:
+        throttle.failed(body.username)
         raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"}) from None
+    throttle.succeeded(body.username)
     token = create_token(engine, user, name=body.name, days=body.days)
     return NewToken(
         token=token.secret or "",
