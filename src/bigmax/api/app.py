@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,8 +19,6 @@ from bigmax.archive.store import FileStore
 from bigmax.archive.users import AuthError
 from bigmax.config import Settings, get_settings
 from bigmax.search.errors import QueryError
-
-log = logging.getLogger(__name__)
 
 #: Router modules, each with a module-level ``router``; mounted in this order.
 ROUTERS = (
@@ -65,14 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(PermissionDenied, _error(403))
     app.add_exception_handler(LookupError, _error(404))
     for name in ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            log.info("router %s not available", name)
-            continue
-        app.include_router(module.router)
+        app.include_router(importlib.import_module(name).router)
 
     @app.get("/api/v1/info", tags=["info"])
     def info() -> dict:
