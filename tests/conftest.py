@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from bigmax.archive.db import init_db, make_engine
 
@@ -35,9 +36,25 @@ def database_url(request, tmp_path):
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.rsplit("/", 1)[0] + "/" + name
     yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop(admin, name)
     admin.dispose()
+
+
+def _drop(admin, name: str) -> None:
+    """Drop a test database. Sessions a test left open (ours) are ended first; a plain DROP then
+    lets the server stop its own autovacuum worker, which FORCE would need the right to signal."""
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND usename = current_user AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        )
+        try:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        except OperationalError:  # a session that came back meanwhile
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -66,11 +66,10 @@ def world(tmp_path, database_url) -> World:
         uploads[name] = report.upload_id
     publish(engine, uploads["alice-embargoed"], SYSTEM, embargo_months=12)
     publish(engine, uploads["alice-public"], SYSTEM)
-    client = TestClient(app)
+    client = TestClient(app).__enter__()  # runs the app's lifespan; __exit__ ends it
     auth = {
         "alice": {"Authorization": f"Bearer {create_token(engine, alice).secret}"},
         "bob": {"Authorization": f"Bearer {create_token(engine, bob).secret}"},
     }
     yield World(client, settings, auth["alice"], auth["bob"], uploads, entries)
-    client.close()
-    engine.dispose()
+    client.__exit__(None, None, None)  # waits for background jobs, disposes the engine

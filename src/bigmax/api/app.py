@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ import bigmax
 from bigmax.api.deps import BearerTokenAuthenticator
 from bigmax.api.throttle import LoginThrottle
 from bigmax.api.types import reject_nul, validation_error
+from bigmax.archive.datasets import DatasetError
 from bigmax.archive.db import init_db, make_engine
 from bigmax.archive.lifecycle import PermissionDenied
 from bigmax.archive.store import FileStore
@@ -37,9 +39,20 @@ def _error(status: int):
     return handler
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    yield
+    # let a running ingest job finish its file (each commits atomically) before the engine goes
+    processor = getattr(app.state, "processor", None)
+    if processor is not None:
+        processor.shutdown(wait=True)
+    app.state.engine.dispose()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=_lifespan,
         title="BigMax",
         version=bigmax.__version__,
         description="A FAIR archive for materials science: REST API and OPTIMADE.",
@@ -58,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DataError, _error(400))
     app.middleware("http")(reject_nul)
     app.add_exception_handler(QueryError, _error(400))
+    app.add_exception_handler(DatasetError, _error(400))
     app.add_exception_handler(AuthError, _error(401))
     app.add_exception_handler(PermissionDenied, _error(403))
     app.add_exception_handler(LookupError, _error(404))

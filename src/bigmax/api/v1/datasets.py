@@ -7,13 +7,13 @@ only ever show entries the viewer may read. Freezing gives a local persistent id
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from bigmax.api.deps import EngineDep, UserDep, ViewerDep
 from bigmax.api.types import DbText, UtcDatetime
 from bigmax.archive import datasets as ds
-from bigmax.archive.datasets import MAX_ENTRIES_PER_CALL, MAX_NAME, Dataset, DatasetError
+from bigmax.archive.datasets import MAX_ENTRIES_PER_CALL, MAX_NAME, Dataset
 
 router = APIRouter(
     prefix="/api/v1/datasets",
@@ -67,17 +67,10 @@ def _out(d: Dataset, with_ids: bool = True) -> DatasetOut:
     )
 
 
-def _bad(err: DatasetError) -> HTTPException:
-    return HTTPException(status_code=400, detail=str(err))
-
-
 @router.post("", status_code=201, response_model=DatasetOut)
 def create(body: DatasetCreate, engine: EngineDep, user: UserDep) -> DatasetOut:
     """A new, empty dataset that you own."""
-    try:
-        return _out(ds.create_dataset(engine, user.viewer, body.name, body.description))
-    except DatasetError as err:
-        raise _bad(err) from None
+    return _out(ds.create_dataset(engine, user.viewer, body.name, body.description))
 
 
 @router.get("", response_model=list[DatasetOut])
@@ -99,10 +92,7 @@ def get(dataset_id: str, engine: EngineDep, viewer: ViewerDep) -> DatasetOut:
 )
 def add(dataset_id: str, body: EntryIds, engine: EngineDep, user: UserDep) -> DatasetOut:
     """Add entries you may read to your open dataset (adding a member again is a no-op)."""
-    try:
-        return _out(ds.add_entries(engine, user.viewer, dataset_id, body.entry_ids))
-    except DatasetError as err:
-        raise _bad(err) from None
+    return _out(ds.add_entries(engine, user.viewer, dataset_id, body.entry_ids))
 
 
 @router.delete(
@@ -112,10 +102,7 @@ def add(dataset_id: str, body: EntryIds, engine: EngineDep, user: UserDep) -> Da
 )
 def remove(dataset_id: str, body: EntryIds, engine: EngineDep, user: UserDep) -> DatasetOut:
     """Remove entries from your open dataset; ids that are not members are ignored."""
-    try:
-        return _out(ds.remove_entries(engine, user.viewer, dataset_id, body.entry_ids))
-    except DatasetError as err:
-        raise _bad(err) from None
+    return _out(ds.remove_entries(engine, user.viewer, dataset_id, body.entry_ids))
 
 
 @router.post(
@@ -127,7 +114,4 @@ def freeze(dataset_id: str, engine: EngineDep, user: UserDep) -> DatasetOut:
     """Make the dataset immutable and public; returns its persistent id and citation.
 
     The id is a stable local PID (`bigmax:ds/...`), not a DOI: DOI minting is not offered."""
-    try:
-        return _out(ds.freeze(engine, user.viewer, dataset_id))
-    except DatasetError as err:
-        raise _bad(err) from None
+    return _out(ds.freeze(engine, user.viewer, dataset_id))
