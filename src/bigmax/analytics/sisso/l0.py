@@ -246,6 +246,11 @@ def _l0_block(G, b, wt, n_dim, i0, i1, k_keep, tol):
 # -- Python side ------------------------------------------------------------------------------
 
 
+def _plain(label):
+    """A numpy scalar as its Python value, for readable messages."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
 def _task_codes(tasks, n: int) -> tuple[np.ndarray, np.ndarray]:
     if tasks is None:
         return np.zeros(n, dtype=np.int64), np.array([None], dtype=object)
@@ -389,8 +394,8 @@ def l0_search(
     if counts.min() < n_dim + 1:
         t = int(np.argmin(counts))
         raise L0Error(
-            f"too few samples: task {labels[t]!r} has {counts[t]}, a {n_dim}-D model with an "
-            f"intercept needs at least {n_dim + 1}"
+            f"too few samples: task {_plain(labels[t])!r} has {counts[t]}, a {n_dim}-D model "
+            f"with an intercept needs at least {n_dim + 1}"
         )
     complexity = np.zeros(m, dtype=np.int64) if complexity is None else np.asarray(complexity)
     keys = [f"{j:08d}" for j in range(m)] if keys is None else list(keys)
