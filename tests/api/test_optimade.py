@@ -58,9 +58,12 @@ def test_token_adds_own_uploads_but_not_others_or_embargo_of_others(world):
     assert alice == expected
     bob = {d["id"] for d in get(world, f"{BASE}/structures?page_limit=100", "bob")["data"]}
     assert bob == set(world.entries["alice-public"]) | set(world.entries["bob-private"])
-    hidden = world.entries["alice-embargoed"][0]
-    get(world, f"{BASE}/structures/{hidden}", status=404)
-    StructureResponseOne(**get(world, f"{BASE}/structures/{hidden}", "alice"))
+    embargoed = world.entries["alice-embargoed"][0]
+    full = get(world, f"{BASE}/structures/{embargoed}", "alice")
+    StructureResponseOne(**full)
+    assert full["data"]["attributes"]["lattice_vectors"] is not None
+    private = world.entries["alice-private"][0]
+    get(world, f"{BASE}/structures/{private}", "bob", status=404)
 
 
 def test_bad_token_is_an_optimade_401(world):

@@ -22,8 +22,12 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    insert,
+    select,
+    update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -197,6 +201,54 @@ class ArchiveRow(Base):
     data: Mapped[str] = mapped_column(Text)
 
 
+class OptimadeRow(Base):
+    """The entry's OPTIMADE attributes, serialized once at ingest: a page of /structures is then
+    string concatenation, not a JSON decode and conversion of every archive per request.
+    Entries ingested before this table existed have no row; they are converted when read."""
+
+    __tablename__ = "optimade_structures"
+
+    entry_pk: Mapped[int] = mapped_column(
+        Integer, ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True
+    )
+    attributes: Mapped[str] = mapped_column(Text)
+
+
+class ArchiveStateRow(Base):
+    """One row: ``generation`` goes up with every change that can alter what a search returns
+    (ingest, publish, embargo, share, delete). Caches of counts key on it, so every server
+    process sees a write at once, whichever process made it."""
+
+    __tablename__ = "archive_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class JobRow(Base):
+    """The latest processing run of an upload, kept in the database so that every server
+    process, and a restarted one, reports it. ``worker`` names the process running it
+    (host:pid), so a run cut off by a crash can be told from one still going."""
+
+    __tablename__ = "jobs"
+
+    upload_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))
+    owner_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
 class DatasetRow(Base):
     """A user's collection of entries; freezing it gives a persistent id and a citation."""
 
@@ -254,3 +306,23 @@ def make_engine(url: str) -> Engine:
 def init_db(engine: Engine) -> None:
     """Create missing tables; existing data are left alone."""
     Base.metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            if conn.execute(select(ArchiveStateRow.id)).first() is None:
+                conn.execute(insert(ArchiveStateRow).values(id=1, generation=0))
+    except IntegrityError:  # another server process made it first
+        pass
+
+
+def bump_generation(conn: Connection) -> None:
+    """Mark the archive changed, inside the caller's transaction (so readers see the new
+    generation exactly when they can see the change)."""
+    conn.execute(update(ArchiveStateRow).values(generation=ArchiveStateRow.generation + 1))
+
+
+_GENERATION = select(ArchiveStateRow.generation).where(ArchiveStateRow.id == 1)
+
+
+def archive_generation(conn: Connection) -> int:
+    """The archive's change counter (0 for a database made before it existed)."""
+    return conn.execute(_GENERATION).scalar() or 0

@@ -7,6 +7,7 @@ adds nothing; a run killed at any point and run again ends as an uninterrupted r
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -26,8 +27,10 @@ from bigmax.archive.db import (
     ArchiveRow,
     EntryElementRow,
     EntryRow,
+    OptimadeRow,
     RawFileRow,
     UploadRow,
+    bump_generation,
     init_db,
     make_engine,
 )
@@ -39,6 +42,7 @@ from bigmax.config import Settings, get_settings
 from bigmax.io.base import HEAD_BYTES, Parsed, ReaderError
 from bigmax.io.registry import get_registry
 from bigmax.schema import Author, Entry, EntryState, Provenance, SourceFile
+from bigmax.search.optimade_properties import structure_attributes_json
 
 #: Commit after this many entries (or one file, whichever is larger) to keep transactions short.
 BATCH_ENTRIES = 2000
@@ -82,10 +86,14 @@ class _Task:
     symprec: float
 
 
+#: (index row, elements, archive JSON, OPTIMADE attributes JSON or None)
+_Row = tuple[dict, list[str], str, str | None]
+
+
 @dataclass
 class _FileResult:
     task: _Task
-    rows: list[tuple[dict, list[str], str]]  # (index row, elements, archive JSON)
+    rows: list[_Row]
 
 
 def ingest(
@@ -287,7 +295,7 @@ def _named(task: _Task, msg: str) -> str:
     return f"{task.relpath}: {msg}"
 
 
-def _entry_row(task: _Task, reader, parsed: Parsed, now: datetime) -> tuple[dict, list[str], str]:
+def _entry_row(task: _Task, reader, parsed: Parsed, now: datetime) -> _Row:
     files = [SourceFile(path=task.relpath, sha256=task.sha256, size=task.size)]
     for rel in parsed.related_files:
         sha, size = sha256_of(task.root / rel)
@@ -312,7 +320,11 @@ def _entry_row(task: _Task, reader, parsed: Parsed, now: datetime) -> tuple[dict
             processed_at=now,
         ),
     )
-    return index_row(entry), entry_elements(entry), entry.model_dump_json(exclude_none=True)
+    data = entry.model_dump_json(exclude_none=True)
+    row = index_row(entry)
+    # what OPTIMADE serves (entries with a composition), converted once here, not per request
+    served = structure_attributes_json(json.loads(data)) if row["formula_reduced"] else None
+    return row, entry_elements(entry), data, served
 
 
 def _write(engine: Engine, batch: list[_FileResult], report: IngestReport) -> None:
@@ -350,28 +362,33 @@ def _write(engine: Engine, batch: list[_FileResult], report: IngestReport) -> No
             pks = (
                 conn.execute(
                     insert(EntryRow).returning(EntryRow.pk, sort_by_parameter_order=True),
-                    [row for row, _, _ in rows],
+                    [r[0] for r in rows],
                 )
                 .scalars()
                 .all()
             )
             elements = [
                 {"entry_pk": pk, "element": el}
-                for pk, (_, els, _) in zip(pks, rows, strict=True)
-                for el in els
+                for pk, r in zip(pks, rows, strict=True)
+                for el in r[1]
             ]
             if elements:
                 conn.execute(insert(EntryElementRow), elements)
             conn.execute(
                 insert(ArchiveRow),
-                [
-                    {"entry_pk": pk, "data": data}
-                    for pk, (_, _, data) in zip(pks, rows, strict=True)
-                ],
+                [{"entry_pk": pk, "data": r[2]} for pk, r in zip(pks, rows, strict=True)],
             )
+            served = [
+                {"entry_pk": pk, "attributes": r[3]}
+                for pk, r in zip(pks, rows, strict=True)
+                if r[3] is not None
+            ]
+            if served:
+                conn.execute(insert(OptimadeRow), served)
+        bump_generation(conn)
     report.raw_only += sum(1 for r in batch if r.task.reader is None)
     report.entries += len(rows)
-    report.failed += sum(1 for row, _, _ in rows if row["state"] == EntryState.FAILED.value)
+    report.failed += sum(1 for r in rows if r[0]["state"] == EntryState.FAILED.value)
 
 
 def _now() -> datetime:

@@ -8,7 +8,13 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from bigmax.archive.access import Viewer, utcnow
-from bigmax.archive.db import DatasetEntryRow, EntryRow, UploadMemberRow, UploadRow
+from bigmax.archive.db import (
+    DatasetEntryRow,
+    EntryRow,
+    UploadMemberRow,
+    UploadRow,
+    bump_generation,
+)
 from bigmax.archive.store import FileStore
 
 MAX_EMBARGO_MONTHS = 36
@@ -76,6 +82,7 @@ def publish(engine: Engine, upload_id: str, viewer: Viewer, embargo_months: int 
                 embargo_until=add_months(now, embargo_months) if embargo_months else None,
             )
         )
+        bump_generation(conn)
 
 
 def lift_embargo(engine: Engine, upload_id: str, viewer: Viewer) -> None:
@@ -85,6 +92,7 @@ def lift_embargo(engine: Engine, upload_id: str, viewer: Viewer) -> None:
         conn.execute(
             update(UploadRow).where(UploadRow.upload_id == upload_id).values(embargo_until=None)
         )
+        bump_generation(conn)
 
 
 def share(engine: Engine, upload_id: str, viewer: Viewer, user_id: str) -> None:
@@ -98,6 +106,7 @@ def share(engine: Engine, upload_id: str, viewer: Viewer, user_id: str) -> None:
         ).first()
         if not exists:
             conn.execute(insert(UploadMemberRow).values(upload_id=upload_id, user_id=user_id))
+            bump_generation(conn)
 
 
 def delete_upload(engine: Engine, store: FileStore, upload_id: str, viewer: Viewer) -> None:
@@ -110,4 +119,5 @@ def delete_upload(engine: Engine, store: FileStore, upload_id: str, viewer: View
         ids = select(EntryRow.entry_id).where(EntryRow.upload_id == upload_id)
         conn.execute(delete(DatasetEntryRow).where(DatasetEntryRow.entry_id.in_(ids)))
         conn.execute(delete(UploadRow).where(UploadRow.upload_id == upload_id))
+        bump_generation(conn)
     store.remove_upload(upload_id)

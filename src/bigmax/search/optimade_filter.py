@@ -312,6 +312,18 @@ def _compare(p: _Prop, op: str, value: Any) -> ColumnElement[bool]:
         raise FilterError(str(err)) from None
 
 
+def filter_properties(text: str) -> frozenset[str]:
+    """The property names ``text`` mentions (as written, e.g. ``nsites``, ``_bigmax_band_gap``);
+    the access rules use them to tell whether a filter reaches past what embargoed entries
+    show. Raises FilterError for bad syntax."""
+    tree = parse_filter(text)
+    return frozenset(
+        ".".join(str(t) for t in node.children)
+        for node in tree.iter_subtrees()
+        if node.data == "property"
+    )
+
+
 def compile_filter(text: str) -> ColumnElement[bool]:
     """The SQL condition of OPTIMADE filter ``text``; raises FilterError naming the problem.
 

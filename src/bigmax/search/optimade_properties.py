@@ -8,13 +8,14 @@ follow the spec version the package implements. Our own quantities are served as
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from optimade.models import StructureResourceAttributes
+import numpy as np
 
 from bigmax.search.fields import FIELDS, OPTIMADE_PREFIX, SearchField, get_optimade_field
 
@@ -69,6 +70,8 @@ def _sortable(name: str) -> bool:
 @lru_cache(maxsize=1)
 def structure_properties() -> dict[str, dict[str, Any]]:
     """The ``properties`` object of /info/structures."""
+    from optimade.models import StructureResourceAttributes  # 0.1 s: not for ingest workers
+
     model = StructureResourceAttributes.model_fields
     out: dict[str, dict[str, Any]] = {}
     for name, kind in STANDARD.items():
@@ -123,7 +126,19 @@ def _timestamp(value: Any) -> str | None:
 def _angstrom(rows: Any) -> list[list[float | None]] | None:
     if not rows:
         return None
-    return [[None if v is None else round(v * ANGSTROM_PER_M, 10) for v in row] for row in rows]
+    try:
+        values = np.asarray(rows, dtype=float)
+    except (TypeError, ValueError):  # ragged rows
+        values = None
+    if values is not None and np.isfinite(values).all():
+        return np.round(values * ANGSTROM_PER_M, 10).tolist()
+    return [[_scaled(v) for v in row] for row in rows]
+
+
+def _scaled(v: Any) -> float | None:
+    if v is None or not math.isfinite(v):  # unknown coordinates (None) are null in OPTIMADE
+        return None
+    return round(v * ANGSTROM_PER_M, 10)
 
 
 def _provider_value(entry: dict[str, Any], f: SearchField) -> Any:
@@ -179,3 +194,27 @@ def structure_attributes(entry: dict[str, Any], wanted: Iterable[str] | None = N
     if wanted is None:
         return attrs
     return {name: attrs.get(name) for name in wanted if name not in ("id", "type")}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON as the OPTIMADE responses carry it; non-finite floats become null."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def structure_attributes_json(entry: dict[str, Any]) -> str:
+    """All OPTIMADE attributes of a stored entry as JSON text: computed once at ingest and kept
+    in ``optimade_structures``, so serving a page costs no conversion."""
+    return dumps(structure_attributes(entry))

@@ -1,20 +1,25 @@
 """OPTIMADE list and single-entry queries over the archive's SQL tables.
 
 Query parameters are parsed here (with OPTIMADE's 400/403/501 errors), the filter goes through
-``bigmax.search.compile_filter``, and the scope always comes from ``entry_scope``: OPTIMADE
-shows exactly the entries the viewer may fully read (embargoed entries stay hidden).
+``bigmax.search.compile_filter`` (compiled filters are cached by text), and the scope always
+comes from ``bigmax.archive.access``. Embargoed entries follow the native API's rule: a list
+includes them only when the filter, the sort and ``response_fields`` name nothing but what an
+embargoed entry shows (formula, elements, space group, ids); a single embargoed structure shows
+those properties and null for the rest.
+
+Each entry's attributes are serialized at ingest (``optimade_structures``), so a page is a few
+index lookups and string concatenation. Counts are cached per archive generation, viewer and
+filter (``bigmax.search.cache``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import threading
-import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -22,21 +27,22 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
 from bigmax.api.optimade.responses import OptimadeError
-from bigmax.archive.access import Viewer, entry_scope
-from bigmax.archive.db import ArchiveRow, EntryRow
+from bigmax.archive.access import EMBARGO_FINDABLE, Viewer, entry_scope, findable_entry_scope
+from bigmax.archive.db import ArchiveRow, EntryRow, OptimadeRow, archive_generation
+from bigmax.search.cache import CountCache
 from bigmax.search.errors import FilterError, QueryError, UnknownPropertyWarning
-from bigmax.search.fields import SearchField, get_optimade_field
-from bigmax.search.optimade_filter import compile_filter
-from bigmax.search.optimade_properties import property_names, structure_attributes
+from bigmax.search.fields import SearchField, get_field, get_optimade_field
+from bigmax.search.optimade_filter import compile_filter, filter_properties
+from bigmax.search.optimade_properties import (
+    dumps,
+    property_names,
+    structure_attributes_json,
+)
 from bigmax.search.pagination import decode_cursor, encode_cursor
 from bigmax.search.query import _page_plan, _without_index_ranges
 
 DEFAULT_PAGE_LIMIT = 20
 MAX_PAGE_LIMIT = 1000
-#: Counts are cached this long (seconds) per viewer and filter: a client paging through one
-#: filter pays for its count once. After an ingest or publish, counts may lag by this much.
-#: BIGMAX_OPTIMADE_COUNT_TTL overrides it; 0 turns the cache off.
-COUNT_TTL = float(os.environ.get("BIGMAX_OPTIMADE_COUNT_TTL", "10"))
 
 LIST_PARAMS = frozenset(
     {
@@ -63,7 +69,7 @@ _FIELD_NAME = re.compile(r"^[a-z_][a-z_0-9]*$")
 
 @dataclass
 class Page:
-    data: list[dict[str, Any]]
+    data: list[str]  # each resource object as JSON text
     data_returned: int
     data_available: int
     more: bool
@@ -158,76 +164,82 @@ def _after(f: SearchField, desc: bool, value: Any, pk: int) -> ColumnElement[boo
     return or_(*parts)
 
 
-def base_scope(viewer: Viewer) -> ColumnElement[bool]:
-    """Entries OPTIMADE serves to ``viewer``: fully readable ones with a composition."""
-    return and_(entry_scope(viewer), EntryRow.formula_reduced.is_not(None))
+
+# -- access: which entries a request may see ---------------------------------------------------
+
+_FINDABLE_FIELDS = frozenset(f.name for n in EMBARGO_FINDABLE if (f := get_field(n)) is not None)
 
 
-def compile_optimade_filter(text: str | None) -> tuple[ColumnElement[bool] | None, list[dict]]:
+@lru_cache(maxsize=1)
+def findable_attributes() -> frozenset[str]:
+    """OPTIMADE attributes an embargoed entry shows to anyone: formula, elements, space group
+    and ids (``elements_ratios`` is the reduced formula's composition)."""
+    names = {"elements_ratios"}
+    for name in property_names():
+        f = get_optimade_field(name)
+        if f is not None and f.name in _FINDABLE_FIELDS:
+            names.add(name)
+    return frozenset(names - {"id", "type"})
+
+
+def _findable_property(name: str) -> bool:
+    if name in ("id", "type"):
+        return True
+    f = get_optimade_field(name)
+    return f is not None and f.name in _FINDABLE_FIELDS
+
+
+def base_scope(viewer: Viewer, findable: bool = False) -> ColumnElement[bool]:
+    """Entries OPTIMADE serves to ``viewer``: fully readable ones with a composition, plus
+    embargoed ones when ``findable`` (the request touches only what they show)."""
+    scope = findable_entry_scope(viewer) if findable else entry_scope(viewer)
+    return and_(scope, EntryRow.formula_reduced.is_not(None))
+
+
+@dataclass(frozen=True)
+class CompiledFilter:
+    clause: ColumnElement[bool] | None
+    notes: tuple[dict[str, Any], ...]
+    findable: bool  # it names only properties an embargoed entry shows
+
+
+@lru_cache(maxsize=2048)
+def _compile_cached(text: str) -> CompiledFilter:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownPropertyWarning)
+        clause = compile_filter(text)
+    notes = tuple(
+        {"type": "warning", "title": "UnknownProviderProperty", "detail": str(w.message)}
+        for w in caught
+        if issubclass(w.category, UnknownPropertyWarning)
+    )
+    findable = all(_findable_property(name) for name in filter_properties(text))
+    return CompiledFilter(clause, notes, findable)
+
+
+def compile_optimade_filter(text: str | None) -> CompiledFilter:
     """The SQL condition of ``filter`` plus OPTIMADE warnings; 400 or 501 on errors."""
     if text is None or not text.strip():
-        return None, []
+        return CompiledFilter(None, (), True)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UnknownPropertyWarning)
-            clause = compile_filter(text)
+        return _compile_cached(text.strip())
     except FilterError as err:
         raise OptimadeError(501 if err.not_implemented else 400, str(err)) from None
     except QueryError as err:
         raise OptimadeError(400, str(err)) from None
-    notes = [
-        {"type": "warning", "title": "UnknownProviderProperty", "detail": str(w.message)}
-        for w in caught
-        if issubclass(w.category, UnknownPropertyWarning)
-    ]
-    return clause, notes
-
-
-class CountCache:
-    """Short-lived counts keyed by (scope key, filter text); thread-safe, bounded."""
-
-    def __init__(self, ttl: float = COUNT_TTL, size: int = 4096) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._data: dict[tuple, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> int | None:
-        if self.ttl <= 0:
-            return None
-        hit = self._data.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return None
-        return hit[1]
-
-    def put(self, key: tuple, value: int) -> None:
-        if self.ttl <= 0:
-            return
-        with self._lock:
-            if len(self._data) >= self.size:
-                self._data.clear()
-            self._data[key] = (time.monotonic() + self.ttl, value)
 
 
 def _viewer_key(viewer: Viewer) -> tuple:
     return (viewer.user_id, viewer.is_admin)
 
 
-def _count(engine: Engine, cache: CountCache, key: tuple, where: ColumnElement[bool]) -> int:
+def _count(conn: Connection, cache: CountCache, key: tuple, where: ColumnElement[bool]) -> int:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    with engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(EntryRow).where(where)).scalar() or 0
+    n = conn.execute(select(func.count()).select_from(EntryRow).where(where)).scalar() or 0
     cache.put(key, n)
     return n
-
-
-def _archives(conn: Connection, pks: list[int]) -> dict[int, str]:
-    if not pks:
-        return {}
-    stmt = select(ArchiveRow.entry_pk, ArchiveRow.data).where(ArchiveRow.entry_pk.in_(pks))
-    return dict(conn.execute(stmt).all())
 
 
 def _walk_order_index(conn: Connection, f: SearchField, count: int, limit: int) -> bool:
@@ -237,18 +249,41 @@ def _walk_order_index(conn: Connection, f: SearchField, count: int, limit: int) 
     return _page_plan(conn, f, count, limit) == "ordered_scan"
 
 
-def _rows_to_data(rows: list[Any], fields: list[str] | None) -> list[dict[str, Any]]:
+# -- resources: pre-serialized attributes ------------------------------------------------------
+
+
+def _missing_attributes(conn: Connection, pks: list[int]) -> dict[int, str]:
+    """Attributes of entries ingested before ``optimade_structures`` existed, from archives."""
+    stmt = select(ArchiveRow.entry_pk, ArchiveRow.data).where(ArchiveRow.entry_pk.in_(pks))
+    return {pk: structure_attributes_json(json.loads(data)) for pk, data in conn.execute(stmt)}
+
+
+def _attributes(conn: Connection, rows: list[Any]) -> list[tuple[str, str]]:
+    """(entry id, attributes JSON) per row; rows carry ``pk``, ``entry_id``, ``attributes``."""
+    missing = [r.pk for r in rows if r.attributes is None]
+    filled = _missing_attributes(conn, missing) if missing else {}
     out = []
-    for row, data in rows:
-        entry = json.loads(data)
-        out.append(
-            {
-                "id": row.entry_id,
-                "type": "structures",
-                "attributes": structure_attributes(entry, fields),
-            }
-        )
+    for r in rows:
+        text = r.attributes if r.attributes is not None else filled.get(r.pk)
+        if text is not None:
+            out.append((r.entry_id, text))
     return out
+
+
+def _resource(entry_id: str, attributes: str, fields: list[str] | None, hide=None) -> str:
+    """A resource object as JSON text. With ``fields`` only those attributes; ``hide`` (a set
+    of attribute names that may show) nulls every other attribute."""
+    if fields is not None or hide is not None:
+        attrs = json.loads(attributes)
+        if hide is not None:
+            attrs = {k: (v if k in hide else None) for k, v in attrs.items()}
+        if fields is not None:
+            attrs = {name: attrs.get(name) for name in fields if name not in ("id", "type")}
+        attributes = dumps(attrs)
+    return f'{{"id":{json.dumps(entry_id)},"type":"structures","attributes":{attributes}}}'
+
+
+# -- the two queries ---------------------------------------------------------------------------
 
 
 def list_structures(
@@ -272,44 +307,60 @@ def list_structures(
         raise OptimadeError(
             400, "page_above/page_below page by id; they cannot be combined with sort"
         )
-    clause, notes = compile_optimade_filter(params.get("filter"))
-
-    scope = base_scope(viewer)
-    where = scope if clause is None else and_(scope, clause)
-    vkey = _viewer_key(viewer)
-    available = _count(engine, cache, (vkey, None), scope)
-    returned = (
-        available
-        if clause is None
-        else _count(engine, cache, (vkey, params.get("filter", "").strip()), where)
+    compiled = compile_optimade_filter(params.get("filter"))
+    findable = (
+        compiled.findable
+        and fields is not None
+        and all(_findable_property(n) for n in fields)
+        and all(f.name in _FINDABLE_FIELDS for f, _ in sort)
     )
-
-    page_where = where
-    id_col = EntryRow.entry_id
-    if above:
-        page_where = and_(page_where, id_col > above)
-    if below:
-        page_where = and_(page_where, id_col < below)
+    scope = base_scope(viewer, findable)
+    clause = compiled.clause
+    where = scope if clause is None else and_(scope, clause)
     single = sort[0] if len(sort) == 1 else None
-    if cursor_text is not None:
-        if single is None:
-            raise OptimadeError(400, "page_cursor works with a single sort field; use page_offset")
-        try:
-            value, pk = decode_cursor(single[0], cursor_text)
-        except QueryError as err:
-            raise OptimadeError(400, f"page_cursor: {err}") from None
-        page_where = and_(page_where, _after(single[0], single[1], value, pk))
 
-    sort_cols = [f.column for f, _ in sort]
-    if limit == 0:
-        rows: list[Any] = []
-        more = returned > (offset or 0)
-    else:
-        with engine.connect() as conn:
+    with engine.connect() as conn:
+        generation = archive_generation(conn)
+        vkey = (generation, _viewer_key(viewer), findable)
+        available = _count(conn, cache, (*vkey, None), scope)
+        returned = (
+            available
+            if clause is None
+            else _count(conn, cache, (*vkey, params.get("filter", "").strip()), where)
+        )
+
+        page_where = where
+        id_col = EntryRow.entry_id
+        if above:
+            page_where = and_(page_where, id_col > above)
+        if below:
+            page_where = and_(page_where, id_col < below)
+        if cursor_text is not None:
+            if single is None:
+                raise OptimadeError(
+                    400, "page_cursor works with a single sort field; use page_offset"
+                )
+            try:
+                value, pk = decode_cursor(single[0], cursor_text)
+            except QueryError as err:
+                raise OptimadeError(400, f"page_cursor: {err}") from None
+            page_where = and_(page_where, _after(single[0], single[1], value, pk))
+
+        sort_cols = [f.column for f, _ in sort]
+        if limit == 0:
+            rows: list[Any] = []
+            more = returned > (offset or 0)
+        else:
             if single is not None and _walk_order_index(conn, single[0], returned, limit):
                 page_where = _without_index_ranges(page_where, single[0])
             stmt = (
-                select(EntryRow.pk, EntryRow.entry_id, *sort_cols)
+                select(
+                    EntryRow.pk,
+                    EntryRow.entry_id,
+                    OptimadeRow.attributes,
+                    *(c.label(f"sort_{i}") for i, c in enumerate(sort_cols)),
+                )
+                .outerjoin(OptimadeRow, OptimadeRow.entry_pk == EntryRow.pk)
                 .where(page_where)
                 .order_by(*_order_by(sort))
                 .limit(limit + 1)
@@ -319,39 +370,45 @@ def list_structures(
             rows = conn.execute(stmt).all()
             more = len(rows) > limit
             rows = rows[:limit]
-            archives = _archives(conn, [r.pk for r in rows])
-        rows = [(r, archives[r.pk]) for r in rows if r.pk in archives]
+        served = _attributes(conn, rows) if rows else []
 
     next_params = None
     if more and limit:
         next_params = {k: v for k, v in params.items() if not k.startswith("page_")}
         next_params["page_limit"] = str(limit)
         if single is not None and offset is None and not below:
-            last = rows[-1][0]
-            next_params["page_cursor"] = encode_cursor(single[0], last[2], last.pk)
+            last = rows[-1]
+            next_params["page_cursor"] = encode_cursor(single[0], last.sort_0, last.pk)
         else:
             next_params["page_offset"] = str((offset or 0) + limit)
             for key in ("page_above", "page_below"):
                 if params.get(key):
                     next_params[key] = params[key]
-    return Page(_rows_to_data(rows, fields), returned, available, more, next_params, notes)
+    data = [_resource(i, a, fields) for i, a in served]
+    return Page(data, returned, available, more, next_params, list(compiled.notes))
 
 
 def get_structure(
     engine: Engine, viewer: Viewer, entry_id: str, params: Mapping[str, str], cache: CountCache
-) -> tuple[dict[str, Any], int]:
-    """(resource, data_available) of one structure; 404 when it is not visible to ``viewer``."""
+) -> tuple[str, int]:
+    """(resource JSON, data_available) of one structure; 404 when ``viewer`` may not see it.
+    An embargoed structure the viewer may not read shows only ``findable_attributes``."""
     check_params(params, SINGLE_PARAMS)
     fields = response_fields(params)
-    scope = base_scope(viewer)
-    stmt = (
-        select(EntryRow.pk, EntryRow.entry_id, ArchiveRow.data)
-        .join(ArchiveRow, ArchiveRow.entry_pk == EntryRow.pk)
-        .where(scope, EntryRow.entry_id == entry_id)
-    )
     with engine.connect() as conn:
-        rows = [(r, r.data) for r in conn.execute(stmt).all()]
-    if not rows:
-        raise OptimadeError(404, f"no structure with id {entry_id!r}")
-    available = _count(engine, cache, (_viewer_key(viewer), None), scope)
-    return _rows_to_data(rows, fields)[0], available
+        for findable in (False, True):
+            scope = base_scope(viewer, findable)
+            stmt = (
+                select(EntryRow.pk, EntryRow.entry_id, OptimadeRow.attributes)
+                .outerjoin(OptimadeRow, OptimadeRow.entry_pk == EntryRow.pk)
+                .where(scope, EntryRow.entry_id == entry_id)
+            )
+            served = _attributes(conn, conn.execute(stmt).all())
+            if served:
+                break
+        if not served:
+            raise OptimadeError(404, f"no structure with id {entry_id!r}")
+        key = (archive_generation(conn), _viewer_key(viewer), findable, None)
+        available = _count(conn, cache, key, scope)
+    hide = findable_attributes() if findable else None
+    return _resource(*served[0], fields, hide), available

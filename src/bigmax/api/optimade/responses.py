@@ -100,6 +100,16 @@ def render(content: dict[str, Any], status: int = 200) -> Response:
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=HEADERS)
 
 
+def render_page(data: str, links: dict[str, Any], meta: dict[str, Any]) -> Response:
+    """A response whose ``data`` is JSON text already (resources serialized at ingest)."""
+    tail = json.dumps(
+        {"links": links, "meta": meta}, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return Response(
+        '{"data":' + data + "," + tail[1:], media_type=MEDIA_TYPE, headers=HEADERS
+    )
+
+
 def error_response(request: Request, status: int, detail: str) -> Response:
     title = _TITLES.get(status, "Error")
     error = {"status": str(status), "title": title, "detail": detail}

@@ -26,8 +26,10 @@ from bigmax.api.optimade.responses import (
     error_response,
     meta,
     render,
+    render_page,
 )
 from bigmax.archive.access import ANONYMOUS, Viewer
+from bigmax.search.cache import CountCache
 from bigmax.search.errors import FilterError
 from bigmax.search.optimade_filter import parse_filter
 from bigmax.search.optimade_properties import API_VERSION, structure_properties
@@ -49,11 +51,11 @@ def _viewer(request: Request) -> Viewer:
     return user.viewer if user is not None else ANONYMOUS
 
 
-def _cache(request: Request) -> q.CountCache:
+def _cache(request: Request) -> CountCache:
     state = request.app.state
-    cache = getattr(state, "optimade_counts", None)
+    cache = getattr(state, "counts", None)
     if cache is None:
-        cache = state.optimade_counts = q.CountCache()
+        cache = state.counts = CountCache()
     return cache
 
 
@@ -161,18 +163,14 @@ def structures(request: Request) -> Response:
         links: dict[str, Any] = {"next": None}
         if page.next_params is not None:
             links["next"] = f"{_versioned_base(request)}/structures?{urlencode(page.next_params)}"
-        body = {
-            "data": page.data,
-            "links": links,
-            "meta": meta(
-                request,
-                more_data_available=page.more,
-                data_returned=page.data_returned,
-                data_available=page.data_available,
-                warnings=page.warnings,
-            ),
-        }
-        return render(body)
+        m = meta(
+            request,
+            more_data_available=page.more,
+            data_returned=page.data_returned,
+            data_available=page.data_available,
+            warnings=page.warnings,
+        )
+        return render_page("[" + ",".join(page.data) + "]", links, m)
 
     return _guard(request, run)
 
@@ -186,7 +184,7 @@ def structure(request: Request, entry_id: str) -> Response:
             engine, _viewer(request), entry_id, params, _cache(request)
         )
         m = meta(request, data_returned=1, data_available=available)
-        return render({"data": resource, "links": {"next": None}, "meta": m})
+        return render_page(resource, {"next": None}, m)
 
     return _guard(request, run)
 
