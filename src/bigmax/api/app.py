@@ -29,6 +29,7 @@ ROUTERS = (
     "bigmax.api.v1.entries",
     "bigmax.api.v1.datasets",
     "bigmax.api.optimade.routes",
+    "bigmax.web.routes",  # the GUI at / (issue 4)
 )
 
 
