@@ -7,8 +7,8 @@ The loss is the number of such samples, and ties are broken by the normalised ov
     Ω = 2/(M(M-1)) Σ_{i<j} Ω_ij,   Ω_ij = vol(H_i ∩ H_j) / min(vol H_i, vol H_j)
 
 (Ouyang et al., Phys. Rev. Mater. 2, 083802 (2018)); when two hulls do not intersect, Ω_ij is
-minus their distance, so well separated classes rank first. Coordinates are scaled to the unit
-range of all samples first, so Ω is dimensionless.
+minus their Euclidean distance in the descriptor's own units, as the Fortran code reports it
+(its "separation"), so well separated classes rank first.
 
 Point-in-hull is a linear-programming feasibility problem (is p a convex combination of the
 hull's points?), solved with scipy's HiGHS. For full-dimensional hulls a Qhull facet test gives
@@ -31,6 +31,7 @@ __all__ = [
     "overlap_volume",
     "in_hull_lp",
     "in_hull",
+    "distance",
 ]
 
 # Points within this distance (in unit-range coordinates) of a hull count as inside it.
@@ -60,8 +61,6 @@ def interval_overlap(values: np.ndarray, codes: np.ndarray, n_classes: int):
     V = np.asarray(values, dtype=np.float64)
     if V.ndim == 1:
         V = V[:, None]
-    span = V.max(axis=0) - V.min(axis=0)
-    span = np.where(span > 0, span, 1.0)
     mins = np.empty((n_classes, V.shape[1]))
     maxs = np.empty((n_classes, V.shape[1]))
     inside = np.zeros(V.shape, dtype=bool)
@@ -82,8 +81,8 @@ def interval_overlap(values: np.ndarray, codes: np.ndarray, n_classes: int):
     omega = np.zeros(V.shape[1])
     pairs = list(itertools.combinations(range(n_classes), 2))
     for i, j in pairs:
-        ov = (np.minimum(maxs[i], maxs[j]) - np.maximum(mins[i], mins[j])) / span
-        shortest = np.minimum(maxs[i] - mins[i], maxs[j] - mins[j]) / span
+        ov = np.minimum(maxs[i], maxs[j]) - np.maximum(mins[i], mins[j])
+        shortest = np.minimum(maxs[i] - mins[i], maxs[j] - mins[j])
         omega += np.where(ov >= 0, np.where(shortest > 0, ov / np.maximum(shortest, 1e-300),
                                              1.0), ov)
     if pairs:
@@ -160,22 +159,52 @@ def overlap_count(P: np.ndarray, codes: np.ndarray, n_classes: int, method: str 
     return int(overlap_mask(P, codes, n_classes, method).sum())
 
 
-def _distance(A: np.ndarray, B: np.ndarray) -> float:
-    """L∞ distance between conv(A) and conv(B), an LP: min t, |Aᵀλ - Bᵀμ| <= t."""
-    ha, d = A.shape
-    hb = B.shape[0]
-    n_var = ha + hb + 1
-    c = np.zeros(n_var)
-    c[-1] = 1.0
-    diff = np.hstack([A.T, -B.T])
-    ones = np.ones((d, 1))
-    A_ub = np.vstack([np.hstack([diff, -ones]), np.hstack([-diff, -ones])])
-    A_eq = np.zeros((2, n_var))
-    A_eq[0, :ha] = 1.0
-    A_eq[1, ha : ha + hb] = 1.0
-    res = linprog(c, A_ub=A_ub, b_ub=np.zeros(2 * d), A_eq=A_eq, b_eq=[1.0, 1.0],
-                  bounds=(0, None), method="highs")
-    return float(res.fun) if res.status == 0 else 0.0
+def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    t = float(np.clip((p - a) @ ab / max(float(ab @ ab), 1e-300), 0.0, 1.0))
+    return float(np.linalg.norm(p - (a + t * ab)))
+
+
+def _polygon_vertices(P: np.ndarray) -> np.ndarray:
+    hull = _hull(P)
+    return P if hull is None else P[hull.vertices]
+
+
+def distance(A: np.ndarray, B: np.ndarray) -> float:
+    """Euclidean distance between conv(A) and conv(B) (0 when they intersect).
+
+    1-D: the gap; 2-D: exact, vertex to edge; higher: a small QP (SLSQP) on the hull
+    vertices. Callers check that the hulls do not intersect first.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    d = A.shape[1]
+    if d == 1:
+        return float(max(B.min() - A.max(), A.min() - B.max(), 0.0))
+    VA, VB = _polygon_vertices(A), _polygon_vertices(B)
+    if d == 2:
+        best = np.inf
+        for V, W in ((VA, VB), (VB, VA)):
+            edges = [(W[i], W[(i + 1) % len(W)]) for i in range(len(W))] if len(W) > 1 else [
+                (W[0], W[0])]
+            for p in V:
+                for a, b in edges:
+                    best = min(best, _segment_distance(p, a, b))
+        return float(best)
+    from scipy.optimize import minimize
+
+    ha, hb = len(VA), len(VB)
+
+    def f(x):
+        r = VA.T @ x[:ha] - VB.T @ x[ha:]
+        return float(r @ r), np.concatenate([2 * VA @ r, -2 * VB @ r])
+
+    x0 = np.concatenate([np.full(ha, 1 / ha), np.full(hb, 1 / hb)])
+    cons = [{"type": "eq", "fun": lambda x: x[:ha].sum() - 1.0},
+            {"type": "eq", "fun": lambda x: x[ha:].sum() - 1.0}]
+    res = minimize(f, x0, jac=True, method="SLSQP", bounds=[(0, None)] * (ha + hb),
+                   constraints=cons, options={"ftol": 1e-14, "maxiter": 500})
+    return float(np.sqrt(max(res.fun, 0.0)))
 
 
 def _intersection_volume(ha, hb) -> float:
@@ -199,10 +228,10 @@ def _intersection_volume(ha, hb) -> float:
 
 def overlap_volume(P: np.ndarray, codes: np.ndarray, n_classes: int) -> float:
     """The normalised overlap Ω (tie-break; negative when the classes are separated)."""
-    P = np.asarray(P, dtype=np.float64).reshape(len(codes), -1)
-    if P.shape[1] == 1:
-        return float(interval_overlap(P, codes, n_classes)[1][0])
-    P = _scale(P)
+    raw = np.asarray(P, dtype=np.float64).reshape(len(codes), -1)
+    if raw.shape[1] == 1:
+        return float(interval_overlap(raw, codes, n_classes)[1][0])
+    P = _scale(raw)
     groups = [P[codes == a] for a in range(n_classes)]
     hulls = [_hull(g) if len(g) else None for g in groups]
     terms = []
@@ -216,5 +245,5 @@ def overlap_volume(P: np.ndarray, codes: np.ndarray, n_classes: int) -> float:
         if vol > 0:
             terms.append(vol / min(hi.volume, hj.volume))
         else:
-            terms.append(-_distance(groups[i], groups[j]))
+            terms.append(-distance(raw[codes == i], raw[codes == j]))
     return float(np.mean(terms)) if terms else 0.0
