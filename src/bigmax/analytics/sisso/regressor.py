@@ -364,11 +364,15 @@ class SissoRegressor(RegressorMixin, _SissoBase):
                 for r, sub in enumerate(l0.subsets)
             ]
             self.models_.append(models[: self.n_models])
-            resid = [
+            resid = np.column_stack([
                 fit_subset(D[:, sub], y_arr, codes, len(labels))[2]
                 for sub in l0.subsets[: self.n_residual]
-            ]
-            residuals = np.column_stack(resid)
+            ])
+            # an exact fit leaves nothing to screen against: higher dimensions cannot improve
+            exact = np.sqrt((resid**2).mean(axis=0)) <= 1e-10 * np.std(y_arr)
+            if exact.all():
+                break
+            residuals = resid[:, ~exact]
         if not self.models_:
             raise SissoInputError("the feature space is empty: no valid feature to screen")
         self.model_ = self.models_[-1][0]
