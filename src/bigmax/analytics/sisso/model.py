@@ -41,13 +41,13 @@ def library_version() -> str:
         return bigmax.__version__
 
 
-_HEADER = re.compile(r"^\s*(.*?)\s*(?:\((.*)\))?\s*$")
+_HEADER = re.compile(r"^\s*(.*?)\s*\(([^()]*)\)\s*$")
 
 
-def header_name(column: str) -> str:
-    """The feature name of a ``name (unit)`` column header."""
+def header_name(column: Any) -> str:
+    """The feature name of a ``name (unit)`` column header (the unit is not checked here)."""
     m = _HEADER.match(str(column))
-    return m.group(1) if m else str(column).strip()
+    return m.group(1).strip() if m else str(column).strip()
 
 
 def primary_matrix(X: Any, names: Sequence[str]) -> np.ndarray:
