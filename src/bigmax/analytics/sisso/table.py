@@ -37,6 +37,7 @@ class FeatureTable:
     tasks : ndarray or None
     labels : list of str, one per sample (the first text column, or the row number)
     target : str or None, the target's name
+    target_unit : str, the target's unit as written in its header ('' if none)
     """
 
     X: pd.DataFrame
@@ -46,6 +47,7 @@ class FeatureTable:
     tasks: np.ndarray | None = None
     labels: list[str] = field(default_factory=list)
     target: str | None = None
+    target_unit: str = ""
 
     def as_arrays(self) -> tuple[np.ndarray, list[str], list[Any], np.ndarray | None]:
         """(X, names, units, y) as float arrays."""
@@ -118,10 +120,12 @@ def read_feature_table(
         frame = frame.drop(columns=[first])
     y = None
     tgt_name = None
+    tgt_unit = ""
     if target is not None:
         col = _find_column(frame, target, "target", where)
         y = frame.pop(col)
         tgt_name = header_name(col)
+        tgt_unit = str(col)[len(tgt_name):].strip().removeprefix("(").removesuffix(")").strip()
         if y.isna().any():
             i = int(np.flatnonzero(y.isna().to_numpy())[0])
             raise TableError(f"{where}: target {tgt_name!r} has a missing value (row {labels[i]})")
@@ -148,7 +152,7 @@ def read_feature_table(
             raise TableError(f"{where}: {err}") from None
         names.append(n)
         units.append(u)
-    return FeatureTable(frame, y, names, units, task_arr, labels, tgt_name)
+    return FeatureTable(frame, y, names, units, task_arr, labels, tgt_name, tgt_unit)
 
 
 def _numeric(col: pd.Series, name: str, where: str, labels: list[str]) -> pd.Series:
