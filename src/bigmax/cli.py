@@ -468,3 +468,7 @@ def users_token(
 
 if __name__ == "__main__":
     app()
+
+from bigmax.cli_sisso import sisso_cmd  # noqa: E402
+
+app.command("sisso")(_friendly(sisso_cmd))
