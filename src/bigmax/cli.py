@@ -472,3 +472,7 @@ if __name__ == "__main__":
 from bigmax.cli_sisso import sisso_cmd  # noqa: E402
 
 app.command("sisso")(_friendly(sisso_cmd))
+
+from bigmax.cli_recognize import recognize_cmd  # noqa: E402
+
+app.command("recognize")(_friendly(recognize_cmd))

@@ -115,6 +115,37 @@ def local_scales(atoms: Atoms, k: int = 24) -> np.ndarray:
     return np.median(d1[idx], axis=1)
 
 
+#: An atom is "buried" when the centroid of its neighbours within the cutoff is closer to it
+#: than this many nearest-neighbour distances (bulk: ~0; an atom on a free surface: ~0.9).
+BURIED_OFFSET = 0.35
+
+
+def buried_atoms(atoms: Atoms, scales: np.ndarray | float, r_cut: float) -> np.ndarray:
+    """Atoms whose neighbourhood within ``r_cut`` nearest-neighbour distances is complete.
+
+    The classifier learns bulk environments; in a slab, a cluster or a nanoparticle the atoms
+    near a free surface see half a neighbourhood and would blur a window's fingerprint.
+    """
+    if np.all(atoms.pbc):
+        return np.ones(len(atoms), bool)
+    from scipy.spatial import cKDTree
+
+    scales = np.broadcast_to(np.asarray(scales, float), (len(atoms),))
+    tree = cKDTree(atoms.positions)
+    radius = np.round(r_cut * scales, 2)
+    offset = np.zeros(len(atoms))
+    for r in np.unique(radius):  # one query radius per group of atoms of one length scale
+        idx = np.flatnonzero(radius == r)
+        neigh = tree.query_ball_point(atoms.positions[idx], r)
+        counts = np.array([len(n) for n in neigh])
+        flat = np.concatenate(neigh).astype(int)
+        sums = np.zeros((len(idx), 3))
+        np.add.at(sums, np.repeat(np.arange(len(idx)), counts), atoms.positions[flat])
+        centroid = sums / np.maximum(counts, 1)[:, None]
+        offset[idx] = np.linalg.norm(centroid - atoms.positions[idx], axis=1)
+    return offset < BURIED_OFFSET * scales
+
+
 class ScaledSOAP(TransformerMixin, BaseEstimator):
     """Averaged species-agnostic SOAP in units of the nearest-neighbour distance.
 
@@ -226,7 +257,7 @@ class ScaledSOAP(TransformerMixin, BaseEstimator):
         for i, atoms in enumerate(X):
             check_structure(atoms, i)
         if self.n_jobs == 1 or len(X) < 8:
-            rows = [self.per_atom(a).mean(axis=0) for a in X]
+            rows = [_mean_per_atom(self, a) for a in X]
         else:
             from joblib import Parallel, delayed
 
@@ -245,7 +276,13 @@ class ScaledSOAP(TransformerMixin, BaseEstimator):
 
 
 def _mean_per_atom(featurizer: ScaledSOAP, atoms: Atoms) -> np.ndarray:
-    return featurizer.per_atom(atoms).mean(axis=0)
+    """Mean fingerprint over the atoms with a complete neighbourhood (all, if none has)."""
+    if np.all(atoms.pbc):
+        return featurizer.per_atom(atoms).mean(axis=0)
+    scale = float(np.median(nearest_neighbour_distances(atoms)))
+    fp = featurizer.per_atom(atoms, scale)
+    inner = buried_atoms(atoms, scale, featurizer.r_cut)
+    return fp[inner].mean(axis=0) if inner.any() else fp.mean(axis=0)
 
 
 def _scaled(atoms: Atoms, factor: float) -> Atoms:

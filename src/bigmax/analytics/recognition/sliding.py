@@ -19,14 +19,11 @@ from ase import Atoms
 from bigmax.analytics.recognition.classifier import UNKNOWN, StructureClassifier
 from bigmax.analytics.recognition.descriptor import (
     StructureError,
+    buried_atoms,
     check_structure,
     local_scales,
     structure_name,
 )
-
-#: An atom is "buried" when the centroid of its neighbours within the cutoff is closer to it
-#: than this many nearest-neighbour distances (bulk: ~0; an atom on a free surface: ~0.9).
-BURIED_OFFSET = 0.35
 
 
 @dataclass
@@ -94,29 +91,6 @@ class WindowMap:
             )
         return pd.DataFrame(rows, columns=["grain", "label", "n_windows", "n_atoms",
                                            "mean_uncertainty"])
-
-
-def buried_atoms(atoms: Atoms, scales: np.ndarray, r_cut: float) -> np.ndarray:
-    """Atoms whose neighbourhood within ``r_cut`` nearest-neighbour distances is complete."""
-    if np.all(atoms.pbc):
-        return np.ones(len(atoms), bool)
-    from scipy.spatial import cKDTree
-
-    tree = cKDTree(atoms.positions)
-    radius = r_cut * scales
-    # one query radius per atom: group by radius (scales come in few distinct values)
-    offset = np.zeros(len(atoms))
-    for r in np.unique(np.round(radius, 2)):
-        idx = np.flatnonzero(np.round(radius, 2) == r)
-        neigh = tree.query_ball_point(atoms.positions[idx], r)
-        counts = np.array([len(n) for n in neigh])
-        flat = np.concatenate(neigh).astype(int)
-        owner = np.repeat(np.arange(len(idx)), counts)
-        sums = np.zeros((len(idx), 3))
-        np.add.at(sums, owner, atoms.positions[flat])
-        centroid = sums / np.maximum(counts, 1)[:, None]
-        offset[idx] = np.linalg.norm(centroid - atoms.positions[idx], axis=1)
-    return offset < BURIED_OFFSET * scales
 
 
 def _grid(lo: np.ndarray, hi: np.ndarray, window: float, stride: float) -> list[np.ndarray]:
