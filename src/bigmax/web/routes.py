@@ -13,7 +13,7 @@ import html
 import json
 import mimetypes
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
@@ -85,7 +85,7 @@ def fields_json() -> str:
     return json.dumps(table, separators=(",", ":")).replace("</", "<\\/")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(name: str) -> str:
     return (TEMPLATES / name).read_text(encoding="utf-8")
 

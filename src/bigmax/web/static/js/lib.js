@@ -28,6 +28,12 @@ function append(el, children) {
   }
 }
 
+/** "Ga2O3" with subscripts. */
+export function formulaNodes(text) {
+  return String(text).split(/(\d+(?:\.\d+)?)/).map((part, i) =>
+    (i % 2 ? h("sub", {}, part) : part));
+}
+
 export function clear(el, ...children) {
   el.replaceChildren();
   append(el, children);

@@ -4,7 +4,7 @@
 import {
   $, h, clear, api, auth, label, fmt, num, FIELD, FIELDS, RANGE_FIELDS, TERM_FACETS,
   ELEMENT_OPS, CANONICAL, UNITS, toCanonical, stateFromURL, stateParams, buildQuery, debounce,
-  download, toast, alertBox, unitSelect, displayUnit, markInteractive, normalizeFormula,
+  download, toast, alertBox, unitSelect, displayUnit, markInteractive, normalizeFormula, formulaNodes,
 } from "./lib.js";
 import { PeriodicTable, compact } from "./ptable.js";
 import { RangeFacet } from "./slider.js";
@@ -272,12 +272,6 @@ function cell(field, row) {
   const f = FIELD[field];
   const numeric = f && (f.kind === "float" || f.kind === "int");
   return h("td", { class: numeric ? "num" : null }, fmt(field, v, false));
-}
-
-/** "Ga2O3" with subscripts. */
-export function formulaNodes(text) {
-  return String(text).split(/(\d+(?:\.\d+)?)/).map((part, i) =>
-    (i % 2 ? h("sub", {}, part) : part));
 }
 
 function renderTable(rows) {
