@@ -31,6 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from search_bench import build_sqlite  # noqa: E402
 
+from bigmax.search.optimade_properties import structure_attributes_json  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -62,7 +64,7 @@ def add_archives(path: Path, seed: int = 3) -> None:
         "crystal_system, band_gap, band_gap_type, formation_energy_per_atom, created_at "
         "FROM entries ORDER BY pk"
     ).fetchall()
-    archives, updates = [], []
+    archives, served, updates = [], [], []
     for pk, eid, up, formula, n_sites, sg, cs, gap, gap_type, ef, created in rows:
         counts = _formula_counts(formula)
         unit = sum(c for _, c in counts)
@@ -112,16 +114,43 @@ def add_archives(path: Path, seed: int = 3) -> None:
             },
         }
         archives.append((pk, json.dumps(entry, separators=(",", ":"))))
+        served.append((pk, structure_attributes_json(entry)))  # what ingest stores
         updates.append((n, hill, anon, pk))
         if len(archives) >= 20_000:
-            con.executemany("INSERT INTO archives (entry_pk, data) VALUES (?, ?)", archives)
-            archives.clear()
-    con.executemany("INSERT INTO archives (entry_pk, data) VALUES (?, ?)", archives)
+            _insert_archives(con, archives, served)
+    _insert_archives(con, archives, served)
     con.executemany(
         "UPDATE entries SET n_sites=?, formula_hill=?, formula_anonymous=? WHERE pk=?", updates
     )
     con.execute("COMMIT")
     con.execute("ANALYZE")
+    con.close()
+
+
+def _insert_archives(con, archives: list, served: list) -> None:
+    con.executemany("INSERT INTO archives (entry_pk, data) VALUES (?, ?)", archives)
+    con.executemany(
+        "INSERT INTO optimade_structures (entry_pk, attributes) VALUES (?, ?)", served
+    )
+    archives.clear()
+    served.clear()
+
+
+def fill_optimade(path: Path) -> None:
+    """Serialize OPTIMADE attributes for an archive built before ingest stored them."""
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS optimade_structures (entry_pk INTEGER NOT NULL PRIMARY KEY "
+        "REFERENCES entries (pk) ON DELETE CASCADE, attributes TEXT NOT NULL)"
+    )
+    if con.execute("SELECT count(*) FROM optimade_structures").fetchone()[0] == 0:
+        con.execute("BEGIN")
+        rows = con.execute("SELECT entry_pk, data FROM archives").fetchall()
+        con.executemany(
+            "INSERT INTO optimade_structures (entry_pk, attributes) VALUES (?, ?)",
+            [(pk, structure_attributes_json(json.loads(data))) for pk, data in rows],
+        )
+        con.execute("COMMIT")
     con.close()
 
 
@@ -210,6 +239,7 @@ def main(argv=None) -> None:
         build_sqlite(db, args.entries)
         add_archives(db)
         print(f"built {args.entries} entries in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    fill_optimade(db)
     con = sqlite3.connect(db)
     formula = con.execute(
         "SELECT formula_reduced FROM entries GROUP BY formula_reduced ORDER BY count(*) DESC"

@@ -13,13 +13,14 @@ from sqlalchemy.exc import DataError
 import bigmax
 from bigmax.api.deps import BearerTokenAuthenticator
 from bigmax.api.throttle import LoginThrottle
-from bigmax.api.types import reject_nul, validation_error
+from bigmax.api.types import RejectNul, validation_error
 from bigmax.archive.datasets import DatasetError
 from bigmax.archive.db import init_db, make_engine
 from bigmax.archive.lifecycle import PermissionDenied
 from bigmax.archive.store import FileStore
 from bigmax.archive.users import AuthError
 from bigmax.config import Settings, get_settings
+from bigmax.search.cache import CountCache
 from bigmax.search.errors import QueryError
 
 #: Router modules, each with a module-level ``router``; mounted in this order.
@@ -68,9 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = FileStore(settings.files_url)
     app.state.authenticators = [BearerTokenAuthenticator()]
     app.state.login_throttle = LoginThrottle()
+    app.state.counts = CountCache()  # totals by archive generation, shared by both APIs
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(DataError, _error(400))
-    app.middleware("http")(reject_nul)
+    app.add_middleware(RejectNul)
     app.add_exception_handler(QueryError, _error(400))
     app.add_exception_handler(DatasetError, _error(400))
     app.add_exception_handler(AuthError, _error(401))

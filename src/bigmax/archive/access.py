@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy import DateTime, and_, bindparam, false, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from bigmax.archive.db import EntryRow, UploadMemberRow, UploadRow
@@ -69,14 +69,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _public(now: datetime) -> ColumnElement[bool]:
+def _clock(now: datetime | None):
+    """``now``, or a parameter that reads the clock each time the statement runs: a scope
+    built once (and cached) still ends embargoes on time."""
+    if now is not None:
+        return now
+    return bindparam("now", callable_=utcnow, type_=DateTime, unique=True)
+
+
+def _public(now) -> ColumnElement[bool]:
     return and_(
         UploadRow.published.is_(True),
         or_(UploadRow.embargo_until.is_(None), UploadRow.embargo_until <= now),
     )
 
 
-def _embargoed(now: datetime) -> ColumnElement[bool]:
+def _embargoed(now) -> ColumnElement[bool]:
     return and_(UploadRow.published.is_(True), UploadRow.embargo_until > now)
 
 
@@ -91,12 +99,12 @@ def readable_uploads_clause(viewer: Viewer, now: datetime | None = None) -> Colu
     """Condition on ``uploads`` for full access (raw files, processed data, every field)."""
     if viewer.is_admin:
         return true()
-    return or_(_public(now or utcnow()), _member_of(viewer))
+    return or_(_public(_clock(now)), _member_of(viewer))
 
 
 def findable_uploads_clause(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
     """Condition on ``uploads`` whose basic metadata is findable: readable or embargoed."""
-    now = now or utcnow()
+    now = _clock(now)
     return or_(readable_uploads_clause(viewer, now), _embargoed(now))
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.sql import ColumnElement, visitors
 
 from bigmax.archive.db import ArchiveRow, EntryRow
 from bigmax.search.aggregations import AggregationRequest, run_aggregations
+from bigmax.search.cache import CountCache
 from bigmax.search.conditions import all_of, any_of, compare, negate, set_condition
 from bigmax.search.errors import QueryError
 from bigmax.search.fields import SearchField, field_names, get_field
@@ -244,11 +245,18 @@ def search(
     required: Sequence[str] | None = None,
     aggregations: Mapping[str, Any] | None = None,
     total: bool = True,
+    counts: CountCache | None = None,
+    count_key: tuple | None = None,
 ) -> SearchResult:
     """One page of entries matching ``query`` AND ``filter`` AND ``scope``.
 
     ``scope`` (e.g. access control) is applied to the data, the total and every aggregation,
     so nothing outside it can be seen through counts. Values are in SI.
+
+    With ``counts`` and ``count_key``, the total (and the number of entries the page plan
+    needs) is kept in ``counts`` under ``count_key``. The key must name everything the total
+    depends on, and start with the archive generation (``archive_generation``), so that no
+    count outlives a change to the archive.
     """
     if order not in ("asc", "desc"):
         raise QueryError(f"order: expected 'asc' or 'desc', got {order!r}")
@@ -272,14 +280,21 @@ def search(
     with _connect(bind) as conn:
         count = None
         if total:
-            count = conn.execute(select(func.count()).select_from(EntryRow).where(where)).scalar()
+            count = _cached(
+                counts,
+                count_key and ("total", *count_key),
+                lambda: conn.execute(select(func.count()).select_from(EntryRow).where(where)),
+            )
         data: list[dict[str, Any]] = []
         next_value = None
         if page_size and count != 0:
             page_where = where
             if cursor is not None:
                 page_where = all_of([where, after_condition(order_field, order, *cursor)])
-            plan = _page_plan(conn, order_field, count, page_size)
+            n_all = None
+            if counts is not None and count_key and count is not None:
+                n_all = _cached(counts, (count_key[0], "rows"), lambda: _row_estimate(conn))
+            plan = _page_plan(conn, order_field, count, page_size, n_all)
             cols = [EntryRow.pk, order_field.column, *(f.column for _, f in out_fields)]
             if plan == "matches_first":
                 rows = _page_matches_first(conn, cols, page_where, order_field, order, page_size)
@@ -301,6 +316,20 @@ def search(
     return SearchResult(count, data, next_value, agg_results)
 
 
+def _cached(counts: CountCache | None, key: tuple | None, compute) -> int:
+    """``compute()`` (an int, or a result whose scalar is one), kept in ``counts`` by ``key``."""
+    if counts is not None and key is not None:
+        hit = counts.get(key)
+        if hit is not None:
+            return hit
+    value = compute()
+    if not isinstance(value, int):
+        value = value.scalar() or 0
+    if counts is not None and key is not None:
+        counts.put(key, value)
+    return value
+
+
 #: Walk the order index (testing each row) when that reads at most this many rows.
 _ORDERED_SCAN_ROWS = 20_000
 
@@ -314,18 +343,22 @@ def _order_indexed(f: SearchField) -> bool:
     return any(next(iter(idx.columns)) is col for idx in EntryRow.__table__.indexes)
 
 
-def _page_plan(conn: Connection, f: SearchField, count: int | None, page_size: int) -> str:
+def _page_plan(
+    conn: Connection, f: SearchField, count: int | None, page_size: int, n_all: int | None = None
+) -> str:
     """How to fetch a page, chosen from the count we already have.
 
     Walking the order index and testing each row reads about page_size * N / count rows:
     cheap when matches are common. When they are rare it is cheaper to collect the matches
     from the WHERE's indexes first and sort only those. SQLite's planner always prefers the
     second ("ordered_scan" overrides it); PostgreSQL cannot estimate the element masks and
-    always prefers the first ("matches_first" overrides it).
+    always prefers the first ("matches_first" overrides it). ``n_all`` is the number of
+    entries when the caller has it cached.
     """
     if count is None or not _order_indexed(f):
         return "default"
-    n_all = _row_estimate(conn)
+    if n_all is None:
+        n_all = _row_estimate(conn)
     common = (page_size + 1) * n_all <= _ORDERED_SCAN_ROWS * count
     if conn.dialect.name == "sqlite":
         return "ordered_scan" if common else "default"
@@ -393,7 +426,11 @@ def _in_memory(engine: Engine) -> bool:
 
 
 def search_request(
-    bind: Bind, request: SearchRequest, scope: ColumnElement[bool] | None = None
+    bind: Bind,
+    request: SearchRequest,
+    scope: ColumnElement[bool] | None = None,
+    counts: CountCache | None = None,
+    count_key: tuple | None = None,
 ) -> SearchResult:
     """``search`` for a validated SearchRequest (the REST API's body)."""
     p = request.pagination
@@ -409,6 +446,8 @@ def search_request(
         required=request.required,
         aggregations=request.aggregations,
         total=request.total,
+        counts=counts,
+        count_key=count_key,
     )
 
 

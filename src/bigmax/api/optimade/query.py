@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
@@ -39,7 +39,7 @@ from bigmax.search.optimade_properties import (
     structure_attributes_json,
 )
 from bigmax.search.pagination import decode_cursor, encode_cursor
-from bigmax.search.query import _page_plan, _without_index_ranges
+from bigmax.search.query import _page_plan, _row_estimate, _without_index_ranges
 
 DEFAULT_PAGE_LIMIT = 20
 MAX_PAGE_LIMIT = 1000
@@ -233,20 +233,50 @@ def _viewer_key(viewer: Viewer) -> tuple:
     return (viewer.user_id, viewer.is_admin)
 
 
-def _count(conn: Connection, cache: CountCache, key: tuple, where: ColumnElement[bool]) -> int:
+def _count(conn: Connection, cache: CountCache, key: tuple, where) -> int:
+    """The cached count for ``key``, or the count of ``where()`` (built only when needed)."""
     cached = cache.get(key)
     if cached is not None:
         return cached
-    n = conn.execute(select(func.count()).select_from(EntryRow).where(where)).scalar() or 0
+    n = conn.execute(select(func.count()).select_from(EntryRow).where(where())).scalar() or 0
     cache.put(key, n)
     return n
 
 
-def _walk_order_index(conn: Connection, f: SearchField, count: int, limit: int) -> bool:
+def _walk_order_index(
+    conn: Connection, cache: CountCache, generation: int, f: SearchField, count: int, limit: int
+) -> bool:
     """True when walking the sort field's index (testing each row) beats collecting all
     matches and sorting them: when matches are common. Only SQLite needs the hint; the
     rule is the search module's (``_page_plan``)."""
-    return _page_plan(conn, f, count, limit) == "ordered_scan"
+    key = (generation, "rows")
+    n_all = cache.get(key)
+    if n_all is None:
+        n_all = _row_estimate(conn)
+        cache.put(key, n_all)
+    return _page_plan(conn, f, count, limit, n_all) == "ordered_scan"
+
+
+class _Statements:
+    """Built SELECTs by what shapes them (filter, viewer, sort, page, plan): building one and
+    rewriting it for the index walk costs more than running it. Every value that changes
+    between requests (the clock, a cursor) is a bound parameter or keeps it out of here."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._data: dict[tuple, Any] = {}
+
+    def get(self, key: tuple, build) -> Any:
+        stmt = self._data.get(key)
+        if stmt is None:
+            stmt = build()
+            if len(self._data) >= self.size:
+                self._data.clear()
+            self._data[key] = stmt
+        return stmt
+
+
+_STATEMENTS = _Statements()
 
 
 # -- resources: pre-serialized attributes ------------------------------------------------------
@@ -314,59 +344,68 @@ def list_structures(
         and all(_findable_property(n) for n in fields)
         and all(f.name in _FINDABLE_FIELDS for f, _ in sort)
     )
-    scope = base_scope(viewer, findable)
+    filter_text = (params.get("filter") or "").strip() or None
     clause = compiled.clause
-    where = scope if clause is None else and_(scope, clause)
     single = sort[0] if len(sort) == 1 else None
+    vkey = (_viewer_key(viewer), findable)
+    cursor = None
+    if cursor_text is not None:
+        if single is None:
+            raise OptimadeError(400, "page_cursor works with a single sort field; use page_offset")
+        try:
+            cursor = decode_cursor(single[0], cursor_text)
+        except QueryError as err:
+            raise OptimadeError(400, f"page_cursor: {err}") from None
+
+    def where_of() -> ColumnElement[bool]:
+        scope = base_scope(viewer, findable)
+        return scope if clause is None else and_(scope, clause)
 
     with engine.connect() as conn:
         generation = archive_generation(conn)
-        vkey = (generation, _viewer_key(viewer), findable)
-        available = _count(conn, cache, (*vkey, None), scope)
+        ckey = (generation, *vkey)
+        available = _count(conn, cache, (*ckey, None), lambda: base_scope(viewer, findable))
         returned = (
-            available
-            if clause is None
-            else _count(conn, cache, (*vkey, params.get("filter", "").strip()), where)
+            available if clause is None else _count(conn, cache, (*ckey, filter_text), where_of)
         )
 
-        page_where = where
-        id_col = EntryRow.entry_id
-        if above:
-            page_where = and_(page_where, id_col > above)
-        if below:
-            page_where = and_(page_where, id_col < below)
-        if cursor_text is not None:
-            if single is None:
-                raise OptimadeError(
-                    400, "page_cursor works with a single sort field; use page_offset"
-                )
-            try:
-                value, pk = decode_cursor(single[0], cursor_text)
-            except QueryError as err:
-                raise OptimadeError(400, f"page_cursor: {err}") from None
-            page_where = and_(page_where, _after(single[0], single[1], value, pk))
-
-        sort_cols = [f.column for f, _ in sort]
-        if limit == 0:
-            rows: list[Any] = []
-            more = returned > (offset or 0)
-        else:
-            if single is not None and _walk_order_index(conn, single[0], returned, limit):
-                page_where = _without_index_ranges(page_where, single[0])
-            stmt = (
-                select(
-                    EntryRow.pk,
-                    EntryRow.entry_id,
-                    OptimadeRow.attributes,
-                    *(c.label(f"sort_{i}") for i, c in enumerate(sort_cols)),
-                )
-                .outerjoin(OptimadeRow, OptimadeRow.entry_pk == EntryRow.pk)
-                .where(page_where)
-                .order_by(*_order_by(sort))
-                .limit(limit + 1)
+        rows: list[Any] = []
+        more = returned > (offset or 0)
+        if limit and returned:
+            walk = single is not None and _walk_order_index(
+                conn, cache, generation, single[0], returned, limit
             )
-            if offset:
-                stmt = stmt.offset(offset)
+
+            def build():
+                page_where = where_of()
+                id_col = EntryRow.entry_id
+                if above:
+                    page_where = and_(page_where, id_col > above)
+                if below:
+                    page_where = and_(page_where, id_col < below)
+                if cursor is not None:
+                    page_where = and_(page_where, _after(single[0], single[1], *cursor))
+                if walk:
+                    page_where = _without_index_ranges(page_where, single[0])
+                stmt = (
+                    select(
+                        EntryRow.pk,
+                        EntryRow.entry_id,
+                        OptimadeRow.attributes,
+                        *(f.column.label(f"sort_{i}") for i, (f, _) in enumerate(sort)),
+                    )
+                    .outerjoin(OptimadeRow, OptimadeRow.entry_pk == EntryRow.pk)
+                    .where(page_where)
+                    .order_by(*_order_by(sort))
+                    .limit(limit + 1)
+                )
+                return stmt.offset(offset) if offset else stmt
+
+            if cursor is not None:
+                stmt = build()  # the cursor's values are part of the statement
+            else:
+                key = (filter_text, *vkey, params.get("sort"), limit, offset, above, below, walk)
+                stmt = _STATEMENTS.get(key, build)
             rows = conn.execute(stmt).all()
             more = len(rows) > limit
             rows = rows[:limit]
@@ -388,6 +427,14 @@ def list_structures(
     return Page(data, returned, available, more, next_params, list(compiled.notes))
 
 
+def _one_statement(viewer: Viewer, findable: bool):
+    return (
+        select(EntryRow.pk, EntryRow.entry_id, OptimadeRow.attributes)
+        .outerjoin(OptimadeRow, OptimadeRow.entry_pk == EntryRow.pk)
+        .where(base_scope(viewer, findable), EntryRow.entry_id == bindparam("entry_id"))
+    )
+
+
 def get_structure(
     engine: Engine, viewer: Viewer, entry_id: str, params: Mapping[str, str], cache: CountCache
 ) -> tuple[str, int]:
@@ -395,20 +442,18 @@ def get_structure(
     An embargoed structure the viewer may not read shows only ``findable_attributes``."""
     check_params(params, SINGLE_PARAMS)
     fields = response_fields(params)
+    vkey = _viewer_key(viewer)
     with engine.connect() as conn:
         for findable in (False, True):
-            scope = base_scope(viewer, findable)
-            stmt = (
-                select(EntryRow.pk, EntryRow.entry_id, OptimadeRow.attributes)
-                .outerjoin(OptimadeRow, OptimadeRow.entry_pk == EntryRow.pk)
-                .where(scope, EntryRow.entry_id == entry_id)
+            stmt = _STATEMENTS.get(
+                ("one", vkey, findable), lambda f=findable: _one_statement(viewer, f)
             )
-            served = _attributes(conn, conn.execute(stmt).all())
+            served = _attributes(conn, conn.execute(stmt, {"entry_id": entry_id}).all())
             if served:
                 break
         if not served:
             raise OptimadeError(404, f"no structure with id {entry_id!r}")
-        key = (archive_generation(conn), _viewer_key(viewer), findable, None)
-        available = _count(conn, cache, key, scope)
+        key = (archive_generation(conn), vkey, findable, None)
+        available = _count(conn, cache, key, lambda: base_scope(viewer, findable))
     hide = findable_attributes() if findable else None
     return _resource(*served[0], fields, hide), available

@@ -8,6 +8,7 @@ entries the viewer may fully read. Hidden things answer 404, like things that do
 
 from __future__ import annotations
 
+import json
 import logging
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -15,13 +16,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bigmax.api.deps import EngineDep, StoreDep, ViewerDep
+from bigmax.api.types import json_response
 from bigmax.archive.access import (
     EMBARGO_FINDABLE,
     Viewer,
@@ -30,19 +32,19 @@ from bigmax.archive.access import (
     search_scope,
 )
 from bigmax.archive.catalog import archives_for
-from bigmax.archive.db import EntryRow, RawFileRow
+from bigmax.archive.db import ArchiveRow, EntryRow, RawFileRow, archive_generation
 from bigmax.archive.export import DrainBuffer, iter_export
 from bigmax.archive.store import CHUNK, FileStore
 from bigmax.search import (
     FIELDS,
     SearchRequest,
     Selection,
-    get_entries,
     get_field,
     iter_entry_pks,
     search,
     search_request,
 )
+from bigmax.search.cache import CountCache
 from bigmax.search.query import DEFAULT_FIELDS
 
 log = logging.getLogger(__name__)
@@ -144,12 +146,34 @@ def request_scope(viewer: Viewer, request: SearchRequest):
 # -- search ------------------------------------------------------------------------------------
 
 
-def _response(result) -> EntriesResponse:
-    return EntriesResponse(
-        total=result.total,
-        data=[EntryData(**row) for row in result.data],
-        next_page_after_value=result.next_page_after_value,
-        aggregations=result.aggregations,
+def _counts(request: Request) -> CountCache:
+    state = request.app.state
+    cache = getattr(state, "counts", None)
+    if cache is None:
+        cache = state.counts = CountCache()
+    return cache
+
+
+def _run(request: Request, engine: Engine, viewer: Viewer, body: SearchRequest) -> Response:
+    """The search as a JSON response. Rows come from SQL as plain values already shaped like
+    ``EntriesResponse``, so they are written straight to JSON, not through pydantic models.
+    The total is cached per archive generation, viewer, scope and selection."""
+    fields = request_fields(body)
+    findable = fields <= _FINDABLE
+    with engine.connect() as conn:
+        generation = archive_generation(conn)
+    selection = json.dumps([body.query, body.filter], sort_keys=True, default=str)
+    key = (generation, viewer.user_id, viewer.is_admin, findable, selection)
+    result = search_request(
+        engine, body, search_scope(viewer, fields), counts=_counts(request), count_key=key
+    )
+    return json_response(
+        {
+            "total": result.total,
+            "data": result.data,
+            "next_page_after_value": result.next_page_after_value,
+            "aggregations": result.aggregations,
+        }
     )
 
 
@@ -159,12 +183,14 @@ def _response(result) -> EntriesResponse:
     response_model_exclude_unset=True,
     responses={400: {"description": "A query, field or aggregation the API cannot run"}},
 )
-def query_entries(body: SearchRequest, engine: EngineDep, viewer: ViewerDep) -> EntriesResponse:
+def query_entries(
+    request: Request, body: SearchRequest, engine: EngineDep, viewer: ViewerDep
+) -> EntriesResponse:
     """Search entries: one page of `data`, the `total` and `aggregations` over all matches.
 
     Values are in SI units. Embargoed entries take part only when the query, sort, `required`
     and aggregations use nothing but formula, elements and space group fields."""
-    return _response(search_request(engine, body, request_scope(viewer, body)))
+    return _run(request, engine, viewer, body)
 
 
 _PARAMS = ("page_size", "order_by", "order", "page_after_value", "required")
@@ -224,7 +250,7 @@ def list_entries(
         first = err.errors()[0]
         loc = ".".join(str(x) for x in first["loc"])
         raise HTTPException(status_code=422, detail=f"{loc}: {first['msg']}") from None
-    return _response(search_request(engine, body, request_scope(viewer, body)))
+    return _run(request, engine, viewer, body)
 
 
 def _one(engine: Engine, entry_id: str, scope, fields: tuple[str, ...]) -> dict | None:
@@ -246,13 +272,20 @@ def get_entry(entry_id: str, engine: EngineDep, viewer: ViewerDep) -> EntryData:
     return EntryData(**row)
 
 
-@router.get("/entries/{entry_id}/archive")
-def get_archive(entry_id: str, engine: EngineDep, viewer: ViewerDep) -> dict[str, Any]:
+@router.get("/entries/{entry_id}/archive", response_model=dict[str, Any])
+def get_archive(entry_id: str, engine: EngineDep, viewer: ViewerDep) -> Response:
     """The whole processed entry (metadata, results, provenance) as stored, in SI units."""
-    found = get_entries(engine, [entry_id], scope=entry_scope(viewer))
-    if entry_id not in found:
+    stmt = (
+        select(ArchiveRow.data)
+        .join(EntryRow, EntryRow.pk == ArchiveRow.entry_pk)
+        .where(EntryRow.entry_id == entry_id, entry_scope(viewer))
+    )
+    with engine.connect() as conn:
+        data = conn.execute(stmt).scalar()
+    if data is None:
         raise HTTPException(status_code=404, detail=f"no entry {entry_id!r}")
-    return found[entry_id]
+    # stored as JSON at ingest: served as it is, with no decode and encode per request
+    return Response(data, media_type="application/json")
 
 
 # -- raw files ---------------------------------------------------------------------------------
