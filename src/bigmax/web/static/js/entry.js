@@ -3,7 +3,7 @@
 
 import {
   $, h, clear, api, fmt, num, label, FIELD, UNITS, displayUnit, toDisplay, unitSelect, download,
-  toast, alertBox, markInteractive, setTitle, formulaNodes,
+  toast, alertBox, markInteractive, setTitle, formulaNodes, bytes,
 } from "./lib.js";
 import { jsonTree } from "./jsontree.js";
 import { StructureViewer, viewerControls, hasStructure, latticeParameters } from "./viewer.js";
@@ -238,18 +238,6 @@ async function files(a) {
   clear(box, tables, status.files > list.length
     ? h("p", { class: "hint" }, `Showing the first ${list.length} of ${status.files} files.`)
     : null);
-}
-
-export function bytes(n) {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = -1;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v.toPrecision(3)} ${units[i]}`;
 }
 
 // -- the embargoed or hidden case ---------------------------------------------------------

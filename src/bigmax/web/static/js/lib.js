@@ -104,6 +104,18 @@ export function num(v, digits = 4) {
   return String(Number(v.toPrecision(digits)));
 }
 
+/** A byte count for people: 1.23 MiB. */
+export function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = -1;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toPrecision(3)} ${units[i]}`;
+}
 /** A field's value for display, in the viewer's units, with the unit appended. */
 export function fmt(name, v, withUnit = true) {
   if (v === null || v === undefined) return "–";

@@ -181,8 +181,10 @@ function changed(push = true) {
   syncURL(push);
   syncChrome();
   const s = ++seq;
-  results();
-  facets(s);
+  document.body.dataset.pending = "1";
+  Promise.allSettled([results(), facets(s)]).then(() => {
+    if (s === seq) delete document.body.dataset.pending;
+  });
 }
 
 // -- results ------------------------------------------------------------------------------
@@ -274,18 +276,79 @@ function cell(field, row) {
   return h("td", { class: numeric ? "num" : null }, fmt(field, v, false));
 }
 
+const selecting = !!auth.user();
+
 function renderTable(rows) {
   const cols = state.cols.includes("formula_reduced")
     ? state.cols : ["formula_reduced", ...state.cols];
   const head = $("#results thead");
-  clear(head, h("tr", {}, cols.map(headerCell)));
+  const all = selecting ? h("input", { type: "checkbox", "aria-label": "Tick all on this page",
+    on: {
+      change: (e) => {
+        for (const box of document.querySelectorAll("#results tbody input")) {
+          box.checked = e.target.checked;
+        }
+      },
+    } }) : null;
+  clear(head, h("tr", {}, selecting ? h("th", { scope: "col", class: "tick" }, all) : null,
+    cols.map(headerCell)));
   const body = $("#results tbody");
   if (!rows.length) {
-    clear(body, h("tr", {}, h("td", { colspan: cols.length, class: "empty" },
+    clear(body, h("tr", {}, h("td", { colspan: cols.length + 1, class: "empty" },
       "No entries match. Remove a filter to see more.")));
     return;
   }
-  clear(body, rows.map((row) => h("tr", {}, cols.map((c) => cell(c, row)))));
+  clear(body, rows.map((row) => h("tr", { "data-entry": row.entry_id },
+    selecting ? h("td", { class: "tick" }, h("input", { type: "checkbox", value: row.entry_id,
+      "aria-label": `Tick ${row.formula_reduced || row.entry_id}` })) : null,
+    cols.map((c) => cell(c, row)))));
+}
+
+async function datasetMenu() {
+  const menu = h("details", { class: "menu", id: "dataset-menu" },
+    h("summary", { class: "button small" }, "Add to dataset"));
+  const body = h("div", { class: "menu-body" });
+  menu.append(body);
+  $("#plot-link").before(menu);
+  menu.addEventListener("toggle", async () => {
+    if (!menu.open) return;
+    const me = auth.user().username;
+    let mine = [];
+    try {
+      mine = (await api.get("/datasets")).filter((d) => !d.frozen && d.owner === me);
+    } catch (err) {
+      clear(body, alertBox(err.message));
+      return;
+    }
+    if (!mine.length) {
+      clear(body, h("p", { class: "hint" }, "You have no open dataset. ",
+        h("a", { href: "/datasets" }, "Make one")));
+      return;
+    }
+    const pick = h("select", { id: "dataset-pick" },
+      mine.map((d) => h("option", { value: d.dataset_id }, `${d.name} (${d.n_entries})`)));
+    clear(body, h("label", {}, "Dataset ", pick), h("button", {
+      type: "button", class: "primary small", id: "add-to-dataset",
+      on: {
+        click: async () => {
+          const ids = [...document.querySelectorAll("#results tbody input:checked")]
+            .map((i) => i.value);
+          if (!ids.length) {
+            toast("Tick entries in the table first", "error");
+            return;
+          }
+          try {
+            const d = await api.post(`/datasets/${encodeURIComponent(pick.value)}/entries`,
+              { entry_ids: ids });
+            toast(`Added ${ids.length} to ${d.name} (${d.n_entries} entries)`, "ok");
+            menu.open = false;
+          } catch (err) {
+            toast(err.message, "error");
+          }
+        },
+      },
+    }, "Add ticked entries"));
+  });
 }
 
 // -- columns and units --------------------------------------------------------------------
@@ -492,5 +555,5 @@ async function start() {
   markInteractive();
 }
 
-if (auth.user()) document.body.classList.add("logged-in");
+if (selecting) datasetMenu();
 start();

@@ -40,7 +40,7 @@ export class RangeFacet {
       type: "number", inputmode: "decimal", class: "num", step: "any",
       "aria-label": `${name} ${which === "lo" ? "from" : "to"}${this.unit ? ` (${this.unit})` : ""}`,
       id: `${id}-${which}-n`,
-      on: { change: () => this.typed() },
+      on: { change: () => this.typed(which) },
     });
     this.loN = box("lo");
     this.hiN = box("hi");
@@ -84,12 +84,16 @@ export class RangeFacet {
     this.set([a <= 0 ? null : this.at(a), b >= STEPS ? null : this.at(b)], true);
   }
 
-  typed() {
-    const read = (input) => (input.value === "" ? null : Number(input.value));
-    let [a, b] = [read(this.loN), read(this.hiN)];
-    if (a !== null && a <= this.min) a = null;
-    if (b !== null && b >= this.max) b = null;
-    this.set([a, b], true);
+  /** A typed bound; the other side keeps its value (the boxes show rounded numbers). */
+  typed(which) {
+    const input = which === "lo" ? this.loN : this.hiN;
+    let v = input.value === "" ? null : Number(input.value);
+    if (v !== null && !Number.isFinite(v)) v = null;
+    if (which === "lo" && v !== null && v <= this.min) v = null;
+    if (which === "hi" && v !== null && v >= this.max) v = null;
+    const value = [...this.value];
+    value[which === "lo" ? 0 : 1] = v;
+    this.set(value, true);
   }
 
   set(value, notify = false) {
