@@ -193,6 +193,10 @@ class _Base:
     def to_dict(self) -> dict:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def __reduce__(self):
+        # pickle through the JSON form: expressions travel as RPN and are rebuilt on load
+        return (load_model, (self.to_dict(),))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self})"
 

@@ -12,8 +12,9 @@ minus their Euclidean distance in the descriptor's own units, as the Fortran cod
 
 Point-in-hull is a linear-programming feasibility problem (is p a convex combination of the
 hull's points?), solved with scipy's HiGHS. For full-dimensional hulls a Qhull facet test gives
-the same answer much faster, so the LP is used for degenerate hulls (too few or flat points)
-and as the reference; in 1-D, hulls are intervals and everything is vectorised numpy.
+the same answer much faster; a flat hull (its points span fewer dimensions, e.g. two features
+equal on one class) is tested in its own affine span, and the LP remains the reference and the
+last resort; in 1-D, hulls are intervals and everything is vectorised numpy.
 """
 
 from __future__ import annotations
@@ -132,10 +133,37 @@ def in_hull(points: np.ndarray, hull_points: np.ndarray, tol: float = HULL_TOL) 
         return cand
     hull = _hull(hull_points)
     if hull is None:
-        out[cand] = in_hull_lp(points[cand], hull_points, tol)
+        out[cand] = _in_flat_hull(points[cand], hull_points, tol)
         return out
     eq = hull.equations
     out[cand] = np.all(points[cand] @ eq[:, :-1].T + eq[:, -1] <= tol, axis=1)
+    return out
+
+
+def _in_flat_hull(points: np.ndarray, hull_points: np.ndarray, tol: float) -> np.ndarray:
+    """Point-in-hull for a hull that is not full-dimensional: points off its affine span are
+    outside; the rest are tested in the span's own coordinates (the LP if Qhull still fails).
+    """
+    centre = hull_points.mean(axis=0)
+    H = hull_points - centre
+    _, sv, vt = np.linalg.svd(H, full_matrices=False)
+    rank = int((sv > 1e-9 * max(float(sv[0]) if len(sv) else 0.0, 1.0)).sum())
+    if rank >= hull_points.shape[1]:
+        return in_hull_lp(points, hull_points, tol)
+    Q = points - centre
+    basis = vt[:rank]
+    inside_span = np.linalg.norm(Q - (Q @ basis.T) @ basis, axis=1) <= tol
+    out = np.zeros(len(points), dtype=bool)
+    if not inside_span.any():
+        return out
+    if rank == 0:
+        out[inside_span] = True
+        return out
+    Qp, Hp = Q[inside_span] @ basis.T, H @ basis.T
+    if rank == 1:
+        out[inside_span] = (Qp[:, 0] >= Hp[:, 0].min() - tol) & (Qp[:, 0] <= Hp[:, 0].max() + tol)
+        return out
+    out[inside_span] = in_hull(Qp, Hp, tol)
     return out
 
 

@@ -29,11 +29,15 @@ def _column_label(col: Any) -> str:
     return str(col).strip()
 
 
-def feature_names_units(X: Any, units: Any) -> tuple[list[str], list[Any], list[str]]:
+def feature_names_units(
+    X: Any, units: Any, n_columns: int | None = None
+) -> tuple[list[str], list[Any], list[str]]:
     """Primary feature names and units from ``name (unit)`` headers and/or ``units``.
 
-    ``units`` is a list (one entry per column) or a mapping ``{name: unit}``; a unit given both
-    in a header and in ``units`` must agree. Returns (names, Unit objects, column labels).
+    ``X`` is a DataFrame (names from its headers) or None (``n_columns`` features named
+    ``x0, x1, ...``). ``units`` is a list (one entry per column) or a mapping ``{name: unit}``;
+    a unit given both in a header and in ``units`` must agree. Returns (names, Unit objects,
+    column labels).
     """
     from bigmax.analytics.sisso.units import Unit, parse_header, parse_unit
 
@@ -49,7 +53,7 @@ def feature_names_units(X: Any, units: Any) -> tuple[list[str], list[Any], list[
         header_units: list[Any] = [p[1] for p in parsed]
         has_header_unit = ["(" in lab and lab.endswith(")") for lab in labels]
     else:
-        n_cols = np.shape(X)[1] if np.ndim(X) == 2 else 0
+        n_cols = int(n_columns or 0)
         names = [f"x{j}" for j in range(n_cols)]
         labels = list(names)
         header_units = [Unit.dimensionless() for _ in names]
@@ -149,11 +153,20 @@ class _SissoBase(BaseEstimator):
             self.progress(stage, float(fraction))
 
     def _prepare(self, X, y, units, *, classify: bool):
-        names, unit_list, _ = feature_names_units(X, units)
+        frame = X if hasattr(X, "columns") and hasattr(X, "iloc") else None
+        if frame is not None:
+            import pandas as pd
+
+            for col in frame.columns:
+                if not pd.api.types.is_numeric_dtype(frame[col]) and (
+                    pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna()
+                ).any():
+                    raise SissoInputError(f"column {_column_label(col)!r} is not numeric")
         X_arr, y_arr = validate_data(
             self, X, y, y_numeric=not classify, ensure_all_finite=False, dtype=np.float64,
             ensure_min_samples=1,
         )
+        names, unit_list, _ = feature_names_units(frame, units, X_arr.shape[1])
         self.primary_names_ = names
         self.primary_units_ = [str(u) for u in unit_list]
         return X_arr, y_arr, names, unit_list
