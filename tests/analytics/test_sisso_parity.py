@@ -89,3 +89,69 @@ def test_sisso_oracle_2d_to_1e6(octet):
     assert res.maxae[0] == pytest.approx(0.3566325, rel=1e-6)
     np.testing.assert_allclose(res.coefs[0, 0], [-0.03208426, -0.24003308], rtol=1e-6)
     assert res.intercepts[0, 0] == pytest.approx(-0.28694327, rel=1e-6)
+
+
+# -- the whole search ---------------------------------------------------------------------------
+
+SISSOPP_OPS = ["add", "sub", "abs_diff", "mult", "div", "inv", "abs", "exp", "neg_exp", "log",
+               "sin", "cos", "sq", "cb", "six_pow", "sqrt", "cbrt"]
+FORTRAN_OPS = [o for o in SISSOPP_OPS if o != "abs"]  # v3.5's 17 less scd
+
+
+def _descriptors(model):
+    return sorted(str(e) for e in model.expressions)
+
+
+def test_sisso_parity_sissopp_2d(octet):
+    """SISSO++ tutorial settings, 2D: the published model and its coefficients."""
+    from bigmax.analytics.sisso import SissoRegressor
+
+    df, y = octet
+    est = SissoRegressor(n_dim=2, max_rung=2, operators=SISSOPP_OPS, unit_mode="strict",
+                         n_sis_select=10, n_residual=10).fit(df, y)
+    m = est.model_
+    assert _descriptors(m) == ["(E_HOMO_B / r_p_A) / (r_sigma + r_p_B)",
+                               "|r_sigma - r_s_B| * (EA_B - IP_A)"]
+    assert m.rmse == pytest.approx(0.0931541, abs=5e-8)
+    assert m.maxae == pytest.approx(0.3566325, abs=5e-8)
+    coef = dict(zip(_descriptors(m), m.coefs[0][np.argsort([str(e) for e in m.expressions])],
+                    strict=True))
+    assert coef["|r_sigma - r_s_B| * (EA_B - IP_A)"] == pytest.approx(-0.03208426, rel=1e-6)
+    assert coef["(E_HOMO_B / r_p_A) / (r_sigma + r_p_B)"] == pytest.approx(-0.24003308, rel=1e-6)
+    assert m.intercepts[0] == pytest.approx(-0.28694327, rel=1e-6)
+    assert est.models_[0][0].rmse == pytest.approx(0.1259, abs=5e-5)
+
+
+@pytest.mark.slow
+def test_sisso_parity_sissopp_1d_to_4d(octet):
+    from bigmax.analytics.sisso import SissoRegressor
+
+    df, y = octet
+    est = SissoRegressor(n_dim=4, max_rung=2, operators=SISSOPP_OPS, unit_mode="strict",
+                         n_sis_select=10, n_residual=10).fit(df, y)
+    rmse = [models[0].rmse for models in est.models_]
+    np.testing.assert_allclose(rmse, [0.1259120, 0.0931541, 0.0725522, 0.0588116], atol=5e-8)
+    assert _descriptors(est.models_[3][0]) == sorted([
+        "(E_HOMO_B / r_p_A) / (r_sigma + r_p_B)", "|r_sigma - r_s_B| * (EA_B - IP_A)",
+        "|period_B - period_A| / (r_pi * EA_B)", "(E_LUMO_A / EA_A) / r_p_B^6"])
+
+
+@pytest.mark.slow
+def test_sisso_parity_fortran_1d_to_4d(octet):
+    """Fortran v3.5 settings (fcomplexity 3, nf_sis 10, one residual, its unit rules)."""
+    from bigmax.analytics.sisso import SissoRegressor
+
+    df, y = octet
+    est = SissoRegressor(n_dim=4, max_rung=2, operators=FORTRAN_OPS, unit_mode="fortran",
+                         max_complexity=3, n_sis_select=10, n_residual=1).fit(df, y)
+    assert est.feature_space_size_ == 1_331_144
+    rmse = [models[0].rmse for models in est.models_]
+    maxae = [models[0].maxae for models in est.models_]
+    np.testing.assert_allclose(rmse, [0.1200477, 0.0894522, 0.0700440, 0.0611590], atol=5e-8)
+    np.testing.assert_allclose(maxae, [0.3327302, 0.2354243, 0.2090008, 0.2099720], atol=5e-8)
+    assert _descriptors(est.models_[3][0]) == sorted([
+        "exp(-r_p_A) / cbrt(r_pi)", "||r_sigma - r_d_B| - r_sigma|",
+        "(r_sigma * Z_B) * sin(EA_B)", "(E_LUMO_A / r_d_B) / log(r_s_A)"])
+    np.testing.assert_allclose(
+        sorted(est.models_[3][0].coefs[0]), sorted([1.51868, -0.131598, 2.06915e-3,
+                                                    -8.98129e-3]), rtol=1e-5)
