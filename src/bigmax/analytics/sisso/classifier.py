@@ -39,10 +39,11 @@ def overlap_score(codes: np.ndarray, n_classes: int, row_sets: Sequence[np.ndarr
     def score(values: np.ndarray) -> np.ndarray:
         V = np.asarray(values, dtype=np.float64)
         best = np.full(V.shape[1], -np.inf)
-        for rows in sets:
-            counts, omega = interval_overlap(V[rows], codes[rows], n_classes)
-            s = -counts - 0.49 * omega / (1.0 + np.abs(omega))
-            best = np.maximum(best, s)
+        with np.errstate(invalid="ignore", over="ignore"):
+            for rows in sets:
+                counts, omega = interval_overlap(V[rows], codes[rows], n_classes)
+                s = -counts - 0.49 * omega / (1.0 + np.abs(omega))
+                best = np.maximum(best, np.nan_to_num(s, nan=-np.inf))
         best[~np.isfinite(V).all(axis=0)] = -np.inf
         return best
 
