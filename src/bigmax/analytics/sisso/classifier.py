@@ -285,5 +285,10 @@ class SissoClassifier(ClassifierMixin, _SissoBase):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        # The loss is the convex-domain overlap, not the accuracy. On scikit-learn's 3-blob
+        # check data rung-1 pairs such as (exp(x0), exp(-x0)) put every sample in convex
+        # position: no sample lies inside another class's hull although the hulls intersect,
+        # so SISSO rightly reports zero overlap and the linear SVM reaches ~0.74 < 0.83.
+        tags.classifier_tags.poor_score = True
         return tags
 
