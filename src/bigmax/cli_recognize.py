@@ -51,7 +51,6 @@ def recognize_cmd(
     """
     import joblib
     from rich.console import Console
-    from rich.table import Table
 
     from bigmax.analytics.recognition import load_or_train, sliding_windows
     from bigmax.config import get_settings
@@ -69,20 +68,18 @@ def recognize_cmd(
         clf = load_or_train(cache, n_jobs=jobs)
     if window is None:
         row = clf.recognize([atoms]).iloc[0]
-        table = Table("structure", "answer", "label", "probability", "uncertainty", "threshold")
-        table.add_row(
-            structure_file.name, row.answer, row.label, f"{row.probability:.3f}",
-            f"{row.uncertainty:.4f}", f"{clf.threshold_:.4f}",
-        )
-        console.print(table)
+        console.print(f"structure:   {structure_file}", soft_wrap=True)
+        console.print(f"answer:      {row.answer}", soft_wrap=True)
+        console.print(f"label:       {row.label}", soft_wrap=True)
+        console.print(f"probability: {row.probability:.3f}")
+        console.print(f"uncertainty: {row.uncertainty:.4f} nats (unknown above "
+                      f"{clf.threshold_:.4f})")
         return
     result = sliding_windows(atoms, clf, window=window, stride=stride)
-    grains = result.grains()
-    table = Table("grain", "label", "windows", "atoms", "mean uncertainty")
-    for g in grains.itertuples():
-        table.add_row(str(g.grain), g.label, str(g.n_windows), str(g.n_atoms),
-                      f"{g.mean_uncertainty:.4f}")
-    console.print(table)
+    console.print("grain,label,windows,atoms,mean_uncertainty")
+    for g in result.grains().itertuples():
+        console.print(f"{g.grain},{g.label},{g.n_windows},{g.n_atoms},{g.mean_uncertainty:.4f}",
+                      soft_wrap=True)
     answers = result.answer
     console.print(
         f"{len(answers)} windows ({window:g} A, stride {stride:g} A): "

@@ -1,7 +1,7 @@
 """Symmetry-finder baselines (spglib, moyopy) behind the classifier's API.
 
 A symmetry finder names a prototype by matching what it finds, the space group and the
-Wyckoff letters of the occupied orbits, with what it finds on the ideal prototypes. That is how
+site symmetries of the occupied orbits, with what it finds on the ideal prototypes. That is how
 the literature benchmarks spglib against learned classifiers (Ziletti et al. 2018, ARISE): exact
 on ideal cells, and lost as soon as noise exceeds the tolerance or a vacancy breaks the
 translational symmetry of the supercell.
@@ -22,11 +22,15 @@ from bigmax.analytics.recognition.descriptor import check_structure
 _BACKENDS = ("spglib", "moyopy")
 
 
-def _signature(number: int, wyckoffs, orbits, species) -> tuple:
-    """Space group plus, per element, the sorted Wyckoff letters of its orbits (element-blind)."""
+def _signature(number: int, sites, orbits, species) -> tuple:
+    """Space group plus, per element, the sorted site symmetries of its orbits (element-blind).
+
+    Site symmetries rather than Wyckoff letters: equivalent settings (hcp's 2c or 2d) keep
+    them, while the letters depend on the origin the finder picks.
+    """
     orbits = np.asarray(orbits)
     species = np.asarray(species)
-    wyckoffs = np.asarray(wyckoffs)
+    wyckoffs = np.asarray(sites)
     reps = np.unique(orbits)
     per_species = {}
     for r in reps:
@@ -35,7 +39,7 @@ def _signature(number: int, wyckoffs, orbits, species) -> tuple:
 
 
 class SymmetryBaseline(ClassifierMixin, BaseEstimator):
-    """Prototype recognition by symmetry: spglib or moyopy plus Wyckoff-site matching.
+    """Prototype recognition by symmetry: spglib or moyopy plus site-symmetry matching.
 
     Parameters
     ----------
@@ -65,6 +69,7 @@ class SymmetryBaseline(ClassifierMixin, BaseEstimator):
         if self.backend == "spglib":
             import spglib
 
+            spglib.error.OLD_ERROR_HANDLING = False  # raise, as bigmax.io.normalize does
             try:
                 ds = spglib.get_symmetry_dataset(
                     cell, symprec=self.symprec, angle_tolerance=self.angle_tolerance
@@ -73,7 +78,8 @@ class SymmetryBaseline(ClassifierMixin, BaseEstimator):
                 return None
             if ds is None:
                 return None
-            return _signature(ds.number, ds.wyckoffs, ds.equivalent_atoms, atoms.numbers)
+            sites = ds.site_symmetry_symbols
+            return _signature(ds.number, sites, ds.equivalent_atoms, atoms.numbers)
         import moyopy
 
         try:
@@ -84,7 +90,7 @@ class SymmetryBaseline(ClassifierMixin, BaseEstimator):
             )
         except Exception:  # moyo raises when no consistent symmetry exists at symprec
             return None
-        return _signature(ds.number, ds.wyckoffs, ds.orbits, atoms.numbers)
+        return _signature(ds.number, ds.site_symmetry_symbols, ds.orbits, atoms.numbers)
 
     def fit(self, X: Sequence[Atoms], y: Sequence[str]) -> SymmetryBaseline:
         """Record the signatures of the ideal prototypes ``X`` labelled ``y``."""

@@ -100,19 +100,57 @@ def nearest_neighbour_distances(atoms: Atoms) -> np.ndarray:
     return d1
 
 
-def local_scales(atoms: Atoms, k: int = 24) -> np.ndarray:
-    """Per-atom length scale: the median nearest-neighbour distance of the k nearest atoms.
+#: The first coordination shell: pair distances below this many times the median
+#: nearest-neighbour distance (between fcc's first and second shells, 1 and 1.41).
+_SHELL = 1.3
 
-    Grains of different lattices in one polycrystal have different bond lengths; the median over
-    a neighbourhood ignores the odd short contact at a boundary and the thermal noise of one atom.
+
+def nn_scale(atoms: Atoms) -> float:
+    """A noise-robust nearest-neighbour distance: the median first-shell pair distance.
+
+    The plain median of each atom's closest-neighbour distance shrinks with thermal noise
+    (14 % at 8 % displacements in fcc) and so would blow the structure up after scaling; the
+    median of all pair distances within 1.3 times it stays within about 3 %.
+    """
+    d1 = nearest_neighbour_distances(atoms)
+    s0 = float(np.median(d1[np.isfinite(d1)])) if np.isfinite(d1).any() else float("inf")
+    if not np.isfinite(s0):
+        return s0
+    if np.any(atoms.pbc):
+        from ase.neighborlist import neighbor_list
+
+        d = neighbor_list("d", atoms, _SHELL * s0, self_interaction=False)
+    else:
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(atoms.positions)
+        d = tree.sparse_distance_matrix(tree, _SHELL * s0, output_type="ndarray")["v"]
+        d = d[d > 0]
+    return float(np.median(d)) if len(d) else s0
+
+
+def local_scales(atoms: Atoms, k: int = 24) -> np.ndarray:
+    """Per-atom length scale: ``nn_scale`` over each atom's k nearest atoms.
+
+    Grains of different lattices in one polycrystal have different bond lengths; a median
+    over a neighbourhood ignores the odd short contact at a boundary and one atom's noise.
+    Periodic structures (one crystal) get one scale.
     """
     from scipy.spatial import cKDTree
 
-    d1 = nearest_neighbour_distances(atoms)
     if np.any(atoms.pbc) or len(atoms) <= k:
-        return np.full(len(atoms), np.median(d1))
-    _, idx = cKDTree(atoms.positions).query(atoms.positions, k=k)
-    return np.median(d1[idx], axis=1)
+        return np.full(len(atoms), nn_scale(atoms))
+    tree = cKDTree(atoms.positions)
+    dist, _ = tree.query(atoms.positions, k=17)
+    d1 = dist[:, 1]
+    _, idx = tree.query(atoms.positions, k=k)
+    s0 = np.median(d1[idx], axis=1)
+    inside = dist[:, 1:] < _SHELL * s0[:, None]
+    shell = np.where(inside, dist[:, 1:], np.nan)
+    first = d1.copy()  # an atom with no first-shell neighbour (at a boundary) keeps its own
+    has = inside.any(axis=1)
+    first[has] = np.nanmedian(shell[has], axis=1)
+    return np.median(first[idx], axis=1)
 
 
 #: An atom is "buried" when the centroid of its neighbours within the cutoff is closer to it
@@ -226,7 +264,7 @@ class ScaledSOAP(TransformerMixin, BaseEstimator):
         """
         check_structure(atoms)
         if scales is None:
-            scales = float(np.median(nearest_neighbour_distances(atoms)))
+            scales = nn_scale(atoms)
         scales = np.broadcast_to(np.asarray(scales, float), (len(atoms),))
         if not np.all(np.isfinite(scales)):
             raise StructureError(
@@ -239,7 +277,7 @@ class ScaledSOAP(TransformerMixin, BaseEstimator):
         soap = self._soap(periodic)
         for g in np.unique(groups):
             centers = np.flatnonzero(groups == g)
-            scaled = _scaled(atoms, _UNIT / np.exp(g * 0.01))
+            scaled = _scaled(atoms, _UNIT / float(np.mean(scales[centers])))
             out[centers, : self.n_block_] = _create(soap, _as_one_species(scaled), centers)
             for z in np.unique(atoms.numbers[centers]):
                 same = np.flatnonzero(atoms.numbers == z)
@@ -279,7 +317,7 @@ def _mean_per_atom(featurizer: ScaledSOAP, atoms: Atoms) -> np.ndarray:
     """Mean fingerprint over the atoms with a complete neighbourhood (all, if none has)."""
     if np.all(atoms.pbc):
         return featurizer.per_atom(atoms).mean(axis=0)
-    scale = float(np.median(nearest_neighbour_distances(atoms)))
+    scale = nn_scale(atoms)
     fp = featurizer.per_atom(atoms, scale)
     inner = buried_atoms(atoms, scale, featurizer.r_cut)
     return fp[inner].mean(axis=0) if inner.any() else fp.mean(axis=0)
