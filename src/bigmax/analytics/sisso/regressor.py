@@ -162,6 +162,13 @@ class _SissoBase(BaseEstimator):
                     pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna()
                 ).any():
                     raise SissoInputError(f"column {_column_label(col)!r} is not numeric")
+        if not classify and y is not None:
+            try:
+                y_pre = np.asarray(y, dtype=np.float64)
+            except (TypeError, ValueError):
+                y_pre = None
+            if y_pre is not None and y_pre.ndim == 1:
+                check_target(y_pre)
         X_arr, y_arr = validate_data(
             self, X, y, y_numeric=not classify, ensure_all_finite=False, dtype=np.float64,
             ensure_min_samples=1,
