@@ -58,6 +58,7 @@ def sisso_cmd(
 ) -> None:
     """Find SISSO descriptors (Ouyang et al. 2018) and print the best model of each dimension."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -101,7 +102,9 @@ def sisso_cmd(
             est.fit(table.X, table.y, tasks=table.tasks)
 
     unit = f" ({table.target_unit})" if table.target_unit else ""
-    out = Table(title=f"SISSO on {data.name}: {est.feature_space_size_:,} candidate features")
+    out = Table(
+        title=f"SISSO on {escape(data.name)}: {est.feature_space_size_:,} candidate features"
+    )
     out.add_column("dim", justify="right")
     if classify:
         out.add_column("descriptor")
@@ -109,15 +112,17 @@ def sisso_cmd(
         out.add_column("accuracy", justify="right")
         for dim, models in enumerate(est.models_, start=1):
             for m in models[:n_models]:
-                out.add_row(str(dim), ", ".join(m.descriptor_strings), str(m.n_overlap),
-                            f"{m.accuracy:.3f}")
+                out.add_row(str(dim), escape(", ".join(m.descriptor_strings)),
+                            str(m.n_overlap), f"{m.accuracy:.3f}")
     else:
         out.add_column("model")
         out.add_column(f"RMSE{unit}", justify="right")
         out.add_column(f"MaxAE{unit}", justify="right")
         for dim, models in enumerate(est.models_, start=1):
             for m in models[:n_models]:
-                out.add_row(str(dim), str(m), f"{m.rmse:.7f}", f"{m.maxae:.7f}")
+                text = "\n".join(f"[{t}] {m.formula(t)}" for t in m.tasks) if len(
+                    m.tasks) > 1 else m.formula()
+                out.add_row(str(dim), escape(text), f"{m.rmse:.7f}", f"{m.maxae:.7f}")
     console.print(out)
     if save is not None:
         try:
