@@ -476,3 +476,7 @@ app.command("sisso")(_friendly(sisso_cmd))
 from bigmax.cli_recognize import recognize_cmd  # noqa: E402
 
 app.command("recognize")(_friendly(recognize_cmd))
+
+from bigmax.cli_subgroups import subgroups_cmd  # noqa: E402
+
+app.command("subgroups")(_friendly(subgroups_cmd))
