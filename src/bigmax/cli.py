@@ -480,3 +480,7 @@ app.command("recognize")(_friendly(recognize_cmd))
 from bigmax.cli_subgroups import subgroups_cmd  # noqa: E402
 
 app.command("subgroups")(_friendly(subgroups_cmd))
+
+from bigmax.cli_learn import learn_app  # noqa: E402
+
+app.add_typer(learn_app, name="learn")

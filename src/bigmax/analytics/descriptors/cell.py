@@ -54,14 +54,15 @@ class CellDescriptor(TransformerMixin, BaseEstimator):
         if self.space_group == "spglib":
             import spglib
 
+            spglib.error.OLD_ERROR_HANDLING = False  # raise, as bigmax.io.normalize does
             out = []
             for i, a in enumerate(structures):
                 cell = (a.cell.array, a.get_scaled_positions(), a.numbers)
                 try:
                     data = spglib.get_symmetry_dataset(cell, symprec=self.symprec)
-                except Exception as err:  # spglib raises its own error types
+                except spglib.error.SpglibError as err:
                     raise StructureError(f"{structure_name(a, i)}: spglib failed: {err}") from None
-                out.append(1 if data is None else data.number)
+                out.append(data.number)
             return np.array(out)
         out = []
         for i, a in enumerate(structures):
