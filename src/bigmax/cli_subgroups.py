@@ -151,16 +151,21 @@ def subgroups_cmd(
             seen.add(msg)
             err_console.print(f"[yellow]warning:[/yellow] {escape(msg)}")
 
-    table = Table(title=f"subgroups in {escape(data.name)} ({quality}, depth {depth}, {search})")
-    for col, justify in (("#", "right"), ("target", "left"), ("rule", "left"), ("n", "right"),
-                         ("cov", "right"), ("mean", "right"), ("median", "right"),
-                         ("MAD", "right"), ("quality", "right"), ("p", "right")):
-        table.add_column(col, justify=justify)
+    several = len(model.targets_) > 1
+    title = f"subgroups of {', '.join(model.targets_)}" if not several else "subgroups"
+    table = Table(title=escape(f"{title} in {data.name} ({quality}, depth {depth}, {search})"))
+    table.add_column("#", justify="right")
+    if several:
+        table.add_column("target")
+    table.add_column("rule", min_width=28, ratio=1)
+    for col in ("n", "cov", "mean", "median", "MAD", "quality", "p"):
+        table.add_column(col, justify="right")
     for i, row in enumerate(model.subgroups_.itertuples(index=False), start=1):
+        cells = [str(i)] + ([escape(row.target)] if several else []) + [escape(str(row.rule))]
         table.add_row(
-            str(i), escape(row.target), escape(str(row.rule)), str(row.count),
-            f"{row.coverage:.3f}", f"{row.mean:.4g}", f"{row.median:.4g}", f"{row.mad:.4g}",
-            f"{row.quality:.4g}", "" if row.p_value != row.p_value else f"{row.p_value:.3g}",
+            *cells, str(row.count), f"{row.coverage:.2f}", f"{row.mean:.3g}",
+            f"{row.median:.3g}", f"{row.mad:.3g}", f"{row.quality:.3g}",
+            "" if row.p_value != row.p_value else f"{row.p_value:.2g}",
         )
     console.print(table)
     if json_out is not None:
