@@ -185,7 +185,7 @@ class Gui:
     def open(self, path: str):
         """Go to ``path`` and wait until the page's module marks it interactive."""
         self.page.goto(self.live.url + path)
-        self.page.wait_for_selector("body[data-ready]")
+        self.page.wait_for_selector("body[data-ready]:not([data-pending])")
         return self.page
 
     def login(self, user: str = "alice", then: str = "/"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -71,6 +72,7 @@ def test_entry_from_search_draws_its_structure(gui, live):
     assert open(info.value.path(), "rb").read() == raw
 
 
+@pytest.mark.slow
 def test_material_page_lists_every_entry_of_the_material(gui, live):
     r = live.api(
         "POST",
@@ -93,6 +95,7 @@ def test_material_page_lists_every_entry_of_the_material(gui, live):
     page.wait_for_url("**/entry/*")
 
 
+@pytest.mark.slow
 def test_plot_explorer_scatter_hover_click_and_histogram(gui, live):
     page = gui.open("/plot?el=O&x=band_gap&y=formation_energy_per_atom&c=n_elements")
     both = live.count(

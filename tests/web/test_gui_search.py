@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from playwright.sync_api import expect
 
 EV = 1.602176634e-19
@@ -62,6 +63,7 @@ def test_search_then_filter_by_periodic_table_and_slider(gui, live):
     expect(page.locator(".chip").first).to_contain_text("Ga")
 
 
+@pytest.mark.slow
 def test_element_modes_terms_and_sorting(gui, live):
     page = gui.open("/?el=Ga,O")
     expect(page.locator("#total")).to_have_text(shown(live.count({"elements:all": ["Ga", "O"]})))
@@ -107,6 +109,7 @@ def test_element_modes_terms_and_sorting(gui, live):
     assert params(page)["sort"] == ["band_gap"] and params(page)["order"] == ["desc"]
 
 
+@pytest.mark.slow
 def test_columns_are_configurable_and_paging_walks_all(gui, live):
     page = gui.open("/")
     page.click("#columns-menu summary")
@@ -130,6 +133,7 @@ def test_columns_are_configurable_and_paging_walks_all(gui, live):
     expect(page.locator("#page-info")).to_have_text("1–100")
 
 
+@pytest.mark.slow
 def test_download_the_whole_result(gui, live):
     page = gui.open("/?el=In")
     page.click("#download-menu summary")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from bigmax.demo import nomad2018_frames
@@ -77,6 +78,7 @@ def test_broken_archive_shows_the_servers_message(gui, live, tmp_path):
     assert "/uploads/" not in page.url.rsplit("/uploads", 1)[1]
 
 
+@pytest.mark.slow
 def test_publish_with_embargo(gui, live, tmp_path):
     page = gui.login("alice", then="/uploads")
     f = tmp_path / "one.extxyz"
@@ -96,6 +98,7 @@ def test_publish_with_embargo(gui, live, tmp_path):
     assert live.api("GET", f"/uploads/{upload_id}", "alice").json()["visibility"] == "embargoed"
 
 
+@pytest.mark.slow
 def test_datasets_from_search_to_citation(gui, live):
     page = gui.login("alice", then="/datasets")
     page.fill("#dataset-name", "GUI picks")
@@ -126,6 +129,7 @@ def test_datasets_from_search_to_citation(gui, live):
     gui.screenshot("datasets")
 
 
+@pytest.mark.slow
 def test_login_errors_and_token_management(gui, live):
     page = gui.open("/login")
     page.fill("#username", "alice")

@@ -183,7 +183,11 @@ function changed(push = true) {
   const s = ++seq;
   document.body.dataset.pending = "1";
   Promise.allSettled([results(), facets(s)]).then(() => {
-    if (s === seq) delete document.body.dataset.pending;
+    if (s !== seq) return;
+    performance.clearMarks("bmx:facets");
+    performance.mark("bmx:facets");
+    performance.measure("bmx:facet-to-facets", "bmx:change", "bmx:facets");
+    delete document.body.dataset.pending;
   });
 }
 
@@ -482,7 +486,15 @@ async function facets(s) {
   const all = ["elements", ...Object.keys(TERM_FACETS), ...Object.keys(bounds)];
   const active = (f) => (f === "elements" ? state.elements.length > 0
     : TERM_FACETS[f] ? (state.terms[f] || []).length > 0 : !!state.ranges[f]);
-  const groups = [[null, all.filter((f) => !active(f))], ...all.filter(active).map((f) => [f, [f]])];
+  // Facets without a condition of their own share the full query; they go in three requests
+  // (elements, terms, histograms) so that each part is drawn as soon as it is counted.
+  const idle = all.filter((f) => !active(f));
+  const groups = [
+    [null, idle.filter((f) => f === "elements")],
+    [null, idle.filter((f) => TERM_FACETS[f])],
+    [null, idle.filter((f) => bounds[f])],
+    ...all.filter(active).map((f) => [f, [f]]),
+  ];
   const calls = groups.filter(([, fields]) => fields.length).map(async ([omit, fields]) => {
     const res = await api.query({
       query: buildQuery(state, omit), pagination: { page_size: 0 }, total: false,
@@ -551,9 +563,19 @@ async function start() {
     toast(`Could not load the filters: ${err.message}`, "error");
   }
   await first;
-  if (bounds) await facets(s);
+  // results and every control work now; the counts and histograms follow
   markInteractive();
+  document.body.dataset.pending = "1";
+  if (bounds) await facets(s);
+  if (s === seq) {
+    performance.mark("bmx:complete");
+    delete document.body.dataset.pending;
+  }
 }
 
 if (selecting) datasetMenu();
+// on a phone the periodic table starts folded unless elements are chosen
+if (window.matchMedia("(max-width: 600px)").matches && !state.elements.length) {
+  $("#elements-panel").open = false;
+}
 start();
