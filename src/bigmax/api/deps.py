@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 
 from bigmax.archive.access import ANONYMOUS, Viewer
@@ -19,7 +20,8 @@ from bigmax.config import Settings
 
 class Authenticator(Protocol):
     """Turns a request into a user, None when the request carries no credentials of its kind,
-    or raises AuthError when it carries bad ones."""
+    or raises AuthError when it carries bad ones. Credentials come in the Authorization header
+    or a cookie: requests with neither are anonymous without asking any authenticator."""
 
     def authenticate(self, request: Request, engine: Engine) -> User | None: ...
 
@@ -37,20 +39,30 @@ class BearerTokenAuthenticator:
         return user_for_token(engine, secret.strip())
 
 
-def get_engine(request: Request) -> Engine:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in a
+# worker thread, and each such hop costs more than the dependency itself.
+
+
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_store(request: Request) -> FileStore:
+async def get_store(request: Request) -> FileStore:
     return request.app.state.store
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_user(request: Request) -> User | None:
-    """The authenticated user, or None for anonymous requests."""
+def has_credentials(request: Request) -> bool:
+    headers = request.headers
+    return "authorization" in headers or "cookie" in headers
+
+
+def authenticate(request: Request) -> User | None:
+    """The authenticated user, or None for anonymous requests (blocking: it may ask the
+    database); 401 for bad credentials."""
     engine = request.app.state.engine
     for auth in request.app.state.authenticators:
         try:
@@ -64,11 +76,19 @@ def get_user(request: Request) -> User | None:
     return None
 
 
-def get_viewer(user: Annotated[User | None, Depends(get_user)]) -> Viewer:
+async def get_user(request: Request) -> User | None:
+    """The authenticated user, or None for anonymous requests. Anonymous requests never
+    leave the event loop; token checks (a database lookup) run in a worker thread."""
+    if not has_credentials(request):
+        return None
+    return await run_in_threadpool(authenticate, request)
+
+
+async def get_viewer(user: Annotated[User | None, Depends(get_user)]) -> Viewer:
     return user.viewer if user is not None else ANONYMOUS
 
 
-def require_user(user: Annotated[User | None, Depends(get_user)]) -> User:
+async def require_user(user: Annotated[User | None, Depends(get_user)]) -> User:
     if user is None:
         raise HTTPException(
             status_code=401, detail="log in first", headers={"WWW-Authenticate": "Bearer"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from sqlalchemy import DateTime, and_, bindparam, false, or_, select, true
@@ -115,19 +116,43 @@ _UPLOAD_OF_ENTRY = EntryRow.upload_id.concat("")
 
 
 def entry_scope(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
-    """Condition on ``entries``: those the viewer may fully read."""
+    """Condition on ``entries``: those the viewer may fully read. Without ``now`` the clock is
+    read when the statement runs, and the condition is the same object for the same viewer
+    (so statements built on it can be cached)."""
+    if now is None:
+        return _entry_scope(viewer)
+    return _build_entry_scope(viewer, now)
+
+
+def findable_entry_scope(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
+    """Condition on ``entries``: readable ones plus embargoed ones (basic metadata only)."""
+    if now is None:
+        return _findable_entry_scope(viewer)
+    return _build_findable_entry_scope(viewer, now)
+
+
+def _build_entry_scope(viewer: Viewer, now) -> ColumnElement[bool]:
     if viewer.is_admin:
         return true()
     uploads = select(UploadRow.upload_id).where(readable_uploads_clause(viewer, now))
     return _UPLOAD_OF_ENTRY.in_(uploads)
 
 
-def findable_entry_scope(viewer: Viewer, now: datetime | None = None) -> ColumnElement[bool]:
-    """Condition on ``entries``: readable ones plus embargoed ones (basic metadata only)."""
+def _build_findable_entry_scope(viewer: Viewer, now) -> ColumnElement[bool]:
     if viewer.is_admin:
         return true()
     uploads = select(UploadRow.upload_id).where(findable_uploads_clause(viewer, now))
     return _UPLOAD_OF_ENTRY.in_(uploads)
+
+
+@lru_cache(maxsize=4096)
+def _entry_scope(viewer: Viewer) -> ColumnElement[bool]:
+    return _build_entry_scope(viewer, None)
+
+
+@lru_cache(maxsize=4096)
+def _findable_entry_scope(viewer: Viewer) -> ColumnElement[bool]:
+    return _build_findable_entry_scope(viewer, None)
 
 
 def search_scope(

@@ -289,13 +289,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+#: Pooled SQLite connections kept open per process (as many again may overflow).
+SQLITE_POOL_SIZE = 40
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL and its folder is created."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        # A server runs up to 40 requests at once in worker threads (AnyIO's default). Pooled
+        # connections keep their page cache; overflow ones are opened (pragmas, cold cache)
+        # and closed around every request, which costs more than the query.
+        in_memory = parsed.database in (None, "", ":memory:")
+        size = SQLITE_POOL_SIZE
+        pool = {} if in_memory else {"pool_size": size, "max_overflow": size}
+        engine = create_engine(url, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":

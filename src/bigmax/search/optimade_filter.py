@@ -328,9 +328,30 @@ def compile_filter(text: str) -> ColumnElement[bool]:
     """The SQL condition of OPTIMADE filter ``text``; raises FilterError naming the problem.
 
     Other providers' properties (``_other_x``) are unknown: comparisons on them are false,
-    ``IS UNKNOWN`` is true, and an UnknownPropertyWarning is issued.
+    ``IS UNKNOWN`` is true, and an UnknownPropertyWarning is issued (on every call: the
+    condition itself is cached by text).
     """
+    if not isinstance(text, str):
+        raise FilterError(f"filter: expected a string, got {type(text).__name__}")
+    clause, notes = _compile_cached(text)
+    for note in notes:
+        warnings.warn(note, UnknownPropertyWarning, stacklevel=2)
+    return clause
+
+
+@lru_cache(maxsize=2048)
+def _compile_cached(text: str) -> tuple[ColumnElement[bool], tuple[str, ...]]:
     tree = parse_filter(text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownPropertyWarning)
+        clause = _transform(tree)
+    notes = tuple(
+        str(w.message) for w in caught if issubclass(w.category, UnknownPropertyWarning)
+    )
+    return clause, notes
+
+
+def _transform(tree: Tree) -> ColumnElement[bool]:
     try:
         return _ToSQL().transform(tree)
     except FilterError:

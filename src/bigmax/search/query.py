@@ -99,8 +99,45 @@ def _field_condition(key: str, value: Any, where: str) -> ColumnElement[bool]:
 
 
 def compile_query(query: Mapping[str, Any] | None, *, where: str = "query") -> ColumnElement[bool]:
-    """The SQL condition of a JSON ``query``; None or {} matches everything."""
-    return _compile(query, where, 0)
+    """The SQL condition of a JSON ``query``; None or {} matches everything.
+
+    Conditions are cached by the query's text: parsing units ("1 eV") and building the clause
+    costs more than running a typical search. Clauses are immutable, so sharing them is safe.
+    """
+    key = _plain_key(query, where)
+    if key is None:
+        return _compile(query, where, 0)
+    hit = _COMPILED.get(key)
+    if hit is None:
+        hit = _compile(query, where, 0)
+        if len(_COMPILED) >= _COMPILED_SIZE:
+            _COMPILED.clear()
+        _COMPILED[key] = hit
+    return hit
+
+
+_COMPILED: dict[str, ColumnElement[bool]] = {}
+_COMPILED_SIZE = 2048
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """JSON-like all through (str keys; no objects whose repr could hide their state)."""
+    if depth > _MAX_DEPTH + 1:
+        return False
+    if isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _plain_key(query: Any, where: str) -> str | None:
+    if not _plain(query, 0):
+        return None
+    return repr((where, query))
 
 
 def _compile(query: Any, where: str, depth: int) -> ColumnElement[bool]:
@@ -207,13 +244,29 @@ def build_where(
     filter: str | None = None,
     scope: ColumnElement[bool] | None = None,
 ) -> ColumnElement[bool]:
-    """query AND filter AND scope: the one condition every part of a search uses."""
+    """query AND filter AND scope: the one condition every part of a search uses.
+
+    The same parts (the query's and filter's conditions are cached by text, scopes by viewer)
+    give the same condition object, so statements built on it can be cached by it."""
     clauses = [compile_query(query)]
     if filter is not None and filter.strip():
         clauses.append(compile_filter(filter))
     if scope is not None:
         clauses.append(scope)
-    return all_of([c for c in clauses if not _is_true(c)])
+    parts = tuple(c for c in clauses if not _is_true(c))
+    where = _WHERES.get(parts)
+    if where is None:
+        where = all_of(list(parts))
+        if len(_WHERES) >= _COMPILED_SIZE:
+            _WHERES.clear()
+        _WHERES[parts] = where
+    return where
+
+
+#: Conditions and page statements by the objects they are built of (kept alive by the keys,
+#: so an id is never reused while its entry exists).
+_WHERES: dict[tuple, ColumnElement[bool]] = {}
+_STATEMENTS: dict[tuple, Any] = {}
 
 
 def _is_true(clause: ColumnElement[bool]) -> bool:
@@ -299,10 +352,17 @@ def search(
             if plan == "matches_first":
                 rows = _page_matches_first(conn, cols, page_where, order_field, order, page_size)
             else:
-                if plan == "ordered_scan":
-                    page_where = _without_index_ranges(page_where, order_field)
-                stmt = select(*cols).where(page_where)
-                stmt = stmt.order_by(*order_clauses(order_field, order)).limit(page_size + 1)
+                key = (where, tuple(names), order_field.name, order, page_size, plan)
+                stmt = _STATEMENTS.get(key) if cursor is None else None
+                if stmt is None:
+                    if plan == "ordered_scan":
+                        page_where = _without_index_ranges(page_where, order_field)
+                    stmt = select(*cols).where(page_where)
+                    stmt = stmt.order_by(*order_clauses(order_field, order)).limit(page_size + 1)
+                    if cursor is None:  # a cursor's values are in the statement: not kept
+                        if len(_STATEMENTS) >= _COMPILED_SIZE:
+                            _STATEMENTS.clear()
+                        _STATEMENTS[key] = stmt
                 rows = conn.execute(stmt).all()
             for row in rows[:page_size]:
                 data.append({n: _output(f, row[i + 2]) for i, (n, f) in enumerate(out_fields)})

@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse, Response
 from lark import Tree
 from optimade.models import ReferenceResourceAttributes
 
-from bigmax.api.deps import get_user
+from bigmax.api.deps import authenticate, has_credentials
 from bigmax.api.optimade import query as q
 from bigmax.api.optimade.responses import (
     OptimadeError,
@@ -44,8 +44,10 @@ versioned = APIRouter()
 
 
 def _viewer(request: Request) -> Viewer:
+    if not has_credentials(request):
+        return ANONYMOUS
     try:
-        user = get_user(request)
+        user = authenticate(request)
     except HTTPException as err:
         raise OptimadeError(err.status_code, str(err.detail)) from None
     return user.viewer if user is not None else ANONYMOUS
