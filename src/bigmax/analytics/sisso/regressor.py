@@ -270,8 +270,8 @@ class SissoRegressor(RegressorMixin, _SissoBase):
     >>> X = rng.uniform(1, 2, size=(40, 3))
     >>> y = 2 * X[:, 0] * X[:, 1] - 1
     >>> est = SissoRegressor(n_dim=1, max_rung=1).fit(X, y)
-    >>> str(est.model_.expressions[0])
-    'x0 * x1'
+    >>> str(est.model_)
+    '-1 + 2*(x1 * x0)'
     """
 
     _parameter_constraints: dict = {
