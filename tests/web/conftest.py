@@ -201,6 +201,7 @@ class Gui:
         """Save docs/img/gui_<name>.png for the user guide."""
         IMG.mkdir(parents=True, exist_ok=True)
         path = IMG / f"gui_{name}.png"
+        self.page.evaluate("window.scrollTo(0, 0)")  # the sticky header stays on top
         self.page.screenshot(path=str(path), full_page=full_page)
         return path
 

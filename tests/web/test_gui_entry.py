@@ -62,6 +62,8 @@ def test_entry_from_search_draws_its_structure(gui, live):
     tree.locator("summary:has-text('material')").first.click()
     tree.locator("summary:has-text('symmetry')").first.click()
     expect(tree).to_contain_text(f'"{sym["space_group_symbol"]}"')
+    page.check("#show-bonds")
+    page.check("#show-cell")
     gui.screenshot("entry")
 
     # the raw-file browser downloads the file byte for byte
