@@ -142,3 +142,18 @@ def test_cli_bad_files_give_one_line_naming_the_file(model, tmp_path):
         assert res.exit_code == 1, out
         assert f.name in out and what in out, out
         assert "Traceback" not in out
+
+
+def test_load_or_train_caches_by_recipe(tmp_path):
+    from bigmax.analytics.recognition import load_or_train
+
+    small = {"n_per_class": 6, "min_atoms": 30}
+    params = {"n_estimators": 2, "hidden_layer_sizes": (16,), "max_iter": 100}
+    first = load_or_train(tmp_path, ["fcc", "bcc"], classifier_params=params, **small)
+    files = list(tmp_path.glob("recognition-*.joblib"))
+    assert len(files) == 1
+    again = load_or_train(tmp_path, ["fcc", "bcc"], classifier_params=params, **small)
+    assert again.threshold_ == first.threshold_
+    assert list(again.classes_) == ["bcc_W_A_cI2_229_a", "fcc_Cu_A_cF4_225_a"]
+    load_or_train(tmp_path, ["fcc", "bcc"], classifier_params=params, random_state=1, **small)
+    assert len(list(tmp_path.glob("recognition-*.joblib"))) == 2

@@ -136,6 +136,8 @@ class StructureClassifier(ClassifierMixin, BaseEstimator):
                 "calibration_size must be in [0, 1) and coverage in (0, 1]; got "
                 f"{self.calibration_size!r} and {self.coverage!r}"
             )
+        self.__dict__.pop("featurizer_", None)  # a refit uses the current featurizer
+        self._featurizer()  # fitted featurizer_ even when X holds fingerprints already
         F = self.features(X)
         y = np.asarray(y).astype(str)
         if len(y) != len(F):

@@ -220,25 +220,27 @@ def plot_window_map(result: WindowMap, path, title: str | None = None) -> None:
     # average over the third axis: keep the layer with most atoms
     layers = np.unique(result.centers[:, c])
     best = max(layers, key=lambda v: result.n_atoms[result.centers[:, c] == v].sum())
-    sel = result.centers[:, c] == best
+    sel = (result.centers[:, c] == best) & (result.n_atoms > 0)
     answers = result.answer[sel]
-    names = sorted(set(answers) - {UNKNOWN, "empty"})
+    names = sorted(set(answers) - {UNKNOWN})
     codes = np.array([names.index(x) if x in names else -1 for x in answers], float)
-    codes[codes < 0] = np.nan
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True)
     cmap = plt.get_cmap("tab10", max(len(names), 1))
-    sc = axes[0].scatter(result.centers[sel, a], result.centers[sel, b], c=codes, cmap=cmap,
-                         vmin=-0.5, vmax=len(names) - 0.5, marker="s", s=60)
-    unk = np.isnan(codes)
-    axes[0].scatter(result.centers[sel, a][unk], result.centers[sel, b][unk], c="lightgrey",
-                    marker="s", s=60, label="unknown / empty")
+    xa, xb = result.centers[sel, a], result.centers[sel, b]
+    known = codes >= 0
+    sc = axes[0].scatter(xa[known], xb[known], c=codes[known], cmap=cmap, vmin=-0.5,
+                         vmax=len(names) - 0.5, marker="s", s=60)
+    axes[0].scatter(xa[~known], xb[~known], c="dimgrey", marker="s", s=60, label="unknown")
     cb = fig.colorbar(sc, ax=axes[0], ticks=range(len(names)))
     cb.ax.set_yticklabels([n[:22] for n in names], fontsize=7)
     axes[0].legend(loc="lower left", fontsize=7)
     axes[0].set_title("most probable prototype per window")
-    sc2 = axes[1].scatter(result.centers[sel, a], result.centers[sel, b],
-                          c=result.uncertainty[sel], cmap="viridis", marker="s", s=60)
-    fig.colorbar(sc2, ax=axes[1], label="uncertainty (nats)")
+    u = np.clip(result.uncertainty[sel], 1e-6, None)
+    from matplotlib.colors import LogNorm
+
+    sc2 = axes[1].scatter(xa, xb, c=u, cmap="viridis", marker="s", s=60,
+                          norm=LogNorm(vmin=max(u.min(), result.threshold / 1000), vmax=u.max()))
+    fig.colorbar(sc2, ax=axes[1], label="uncertainty (nats, log scale)")
     axes[1].set_title(f"uncertainty (threshold {result.threshold:.3g})")
     for ax in axes:
         ax.set_xlabel(f"{'xyz'[a]} (angstrom)")

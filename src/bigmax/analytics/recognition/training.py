@@ -110,7 +110,7 @@ def load_or_train(
     path = Path(cache_dir) / f"recognition-{key}.joblib"
     if path.exists():
         model = joblib.load(path)
-        model.featurizer_.n_jobs = n_jobs
+        model._featurizer().n_jobs = n_jobs
         return model
     model = train_prototype_classifier(labels, featurizer, n_jobs, classifier_params, **params)
     path.parent.mkdir(parents=True, exist_ok=True)
