@@ -162,3 +162,45 @@ def test_sisso_progress_reports_stages(octet):
     for stage in ("features", "SIS 1D", "L0 1D", "SIS 2D", "L0 2D"):
         assert stage in stages
     assert all(0.0 <= f <= 1.0 for _, f in seen)
+
+
+def test_sisso_search_results_to_table_then_fit():
+    from bigmax.analytics.sisso import read_feature_table, search_results_to_table
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(30):
+        a, b = rng.uniform(1, 2, size=2)
+        rows.append({"formula_reduced": f"M{i}", "volume": a * 1e-29, "n_sites": int(b * 10),
+                     "results": {"band_gap": (3 * a - 1) * 1.6e-19}})
+    rows.append({"formula_reduced": "X", "volume": None, "n_sites": 4,
+                 "results": {"band_gap": 1e-19}})  # dropped: no volume
+    table = search_results_to_table(rows, ["volume", "n_sites"], "results.band_gap",
+                                    units={"volume": "m**3", "results.band_gap": "J"})
+    assert list(table.columns) == ["volume (m^3)", "n_sites", "results.band_gap (J)"]
+    assert len(table) == 30 and table.index[0] == "M0"
+    ft = read_feature_table(table.reset_index(), "results.band_gap")
+    assert ft.names == ["volume", "n_sites"] and str(ft.units[0]) == "m^3"
+    assert ft.target_unit == "J" and ft.labels[0] == "M0"
+    est = SissoRegressor(n_dim=1, max_rung=0, n_sis_select=2).fit(ft.X, ft.y)
+    assert str(est.model_.expressions[0]) == "volume"
+    with pytest.raises(ValueError, match="field 'n_sites' is not numeric"):
+        search_results_to_table([{"n_sites": "four"}], ["n_sites"])
+    with pytest.raises(ValueError, match="entry 0 has no value for 'volume'"):
+        search_results_to_table([{"n_sites": 4}], ["volume"], missing="error")
+
+
+def test_sisso_l0_dask_backend_needs_dask():
+    import importlib.util
+
+    from bigmax.analytics.sisso.l0 import L0Error, l0_search
+
+    rng = np.random.default_rng(6)
+    D, y = rng.normal(size=(20, 5)), rng.normal(size=20)
+    if importlib.util.find_spec("dask") is None:
+        with pytest.raises(L0Error, match="backend='dask' needs dask"):
+            l0_search(D, y, 2, backend="dask")
+    else:  # pragma: no cover - dask is not a dependency
+        a = l0_search(D, y, 2, backend="dask", n_models=3)
+        b = l0_search(D, y, 2, n_models=3)
+        np.testing.assert_array_equal(a.subsets, b.subsets)

@@ -315,11 +315,18 @@ def fit_subset(D: np.ndarray, y: np.ndarray, codes: np.ndarray, n_tasks: int):
     task_mse = np.zeros(n_tasks)
     for t in range(n_tasks):
         rows = codes == t
-        A = np.column_stack([np.ones(int(rows.sum())), D[rows]])
-        sol, *_ = np.linalg.lstsq(A, y[rows], rcond=None)
-        intercepts[t] = sol[0]
-        coefs[t] = sol[1:]
-        r = y[rows] - A @ sol
+        Xt, yt = D[rows], y[rows]
+        # centre and scale the columns first: features may differ by many orders of magnitude
+        # (1e-29 m^3 next to 1e3), which lstsq's rank cut-off would otherwise drop
+        mean = Xt.mean(axis=0)
+        scale = np.sqrt(((Xt - mean) ** 2).mean(axis=0))
+        scale[scale == 0] = 1.0
+        ym = yt.mean()
+        A = (Xt - mean) / scale
+        sol, *_ = np.linalg.lstsq(A, yt - ym, rcond=None)
+        coefs[t] = sol / scale
+        intercepts[t] = ym - float(coefs[t] @ mean)
+        r = (yt - ym) - A @ sol
         resid[rows] = r
         task_mse[t] = float(r @ r) / len(r)
     return coefs, intercepts, resid, task_mse
