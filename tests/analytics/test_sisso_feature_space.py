@@ -112,6 +112,48 @@ def test_generic_score_matches_the_compiled_pearson(octet):
     np.testing.assert_allclose(fast.scores, slow.scores, rtol=1e-12)
 
 
+def test_pruned_screen_against_many_targets_is_exact(octet):
+    # ten correlated targets (like the residuals of the ten best models): the compiled screen
+    # prunes with a bound; it must pick exactly what the plain per-target scores pick
+    X, y, names, units = octet
+    rng = np.random.default_rng(11)
+    Y = y[:, None] + 0.3 * y.std() * rng.normal(size=(len(y), 10))
+    Y[:, 9] = Y[:, 8]  # a repeated target (rank-deficient set)
+    ops = ["add", "sub", "abs_diff", "mult", "div", "inv", "sq", "sqrt"]
+    score = pearson_score(Y)
+    fast = FeatureSpace(X, names, units, operators=ops, max_rung=2).fit().screen(score, 20)
+    slow = FeatureSpace(X, names, units, operators=ops, max_rung=2).fit().screen(
+        lambda v: score(v), 20)
+    assert fast.rpns == slow.rpns
+    np.testing.assert_allclose(fast.scores, slow.scores, rtol=1e-11)
+    par = FeatureSpace(X, names, units, operators=ops, max_rung=2, n_jobs=2,
+                       chunk_size=5000).fit().screen(score, 20)
+    assert par.rpns == fast.rpns
+    np.testing.assert_array_equal(par.scores, fast.scores)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 12), st.floats(0.05, 3.0), st.floats(0.0, 0.9), st.integers(0, 10_000))
+def test_kernel_bound_never_drops_a_candidate_above_the_threshold(n_targets, spread, thr, seed):
+    from bigmax.analytics.sisso.feature_space import _score_codes
+
+    rng = np.random.default_rng(seed)
+    n, m = 30, 400
+    base = rng.normal(size=n)
+    Y = base[:, None] + spread * rng.normal(size=(n, n_targets))
+    V = np.ascontiguousarray(base[None, :] * rng.uniform(-1, 1, size=(m, 1))
+                             + rng.normal(size=(m, n)))
+    score = pearson_score(Y)
+    exact = score(V.T)
+    out = np.empty(m)
+    codes = (np.zeros(m, np.int8), np.arange(m, dtype=np.int32), np.full(m, -1, np.int32))
+    _score_codes(*codes, m, V, False, 0.0, np.inf, *score.kernel_args()[:3], thr,
+                 *score.kernel_args()[3:], out)
+    keep = exact >= thr
+    np.testing.assert_allclose(out[keep], exact[keep], rtol=1e-10, atol=1e-14)
+    assert np.all((out[~keep] == -np.inf) | np.isclose(out[~keep], exact[~keep], rtol=1e-10))
+
+
 def test_several_residuals_score_is_the_max(octet, strict_space):
     X, y, _, _ = octet
     rng = np.random.default_rng(3)

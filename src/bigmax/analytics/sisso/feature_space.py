@@ -436,85 +436,126 @@ def _check(buf, fortran, min_abs, max_abs):
     return ok, ok, total
 
 
-@njit(nogil=True, cache=True)
-def _centred_ss(buf, mean):
-    """sum((x - mean)^2) with four partial sums (fixed order, so deterministic)."""
-    n = buf.shape[0]
-    s0 = s1 = s2 = s3 = 0.0
-    i = 0
-    while i + 4 <= n:
-        d0 = buf[i] - mean
-        d1 = buf[i + 1] - mean
-        d2 = buf[i + 2] - mean
-        d3 = buf[i + 3] - mean
-        s0 += d0 * d0
-        s1 += d1 * d1
-        s2 += d2 * d2
-        s3 += d3 * d3
-        i += 4
-    while i < n:
-        d0 = buf[i] - mean
-        s0 += d0 * d0
-        i += 1
-    return (s0 + s1) + (s2 + s3)
+# Reassociation lets LLVM vectorise these sums; the order is fixed by the compiled code, so a
+# candidate's score does not depend on n_jobs, chunk_size or where it sits in a block.
+_FAST = {"reassoc", "contract"}
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _dot1(buf, x0, y):
+    a = 0.0
+    for i in range(buf.shape[0]):
+        a += (buf[i] - x0) * y[i]
+    return a
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _sums(buf, x0, y):
+    """sum(x - x_1), sum((x - x_1)^2), sum((x - x_1) y); NaN and infinities propagate."""
+    s1 = 0.0
+    s2 = 0.0
+    d = 0.0
+    for i in range(buf.shape[0]):
+        p = buf[i] - x0
+        s1 += p
+        s2 += p * p
+        d += p * y[i]
+    return s1, s2, d
 
 
 @njit(nogil=True, cache=True)
-def _centred_dot(buf, mean, y):
-    """sum((x - mean) * y) with four partial sums."""
-    n = buf.shape[0]
-    s0 = s1 = s2 = s3 = 0.0
-    i = 0
-    while i + 4 <= n:
-        s0 += (buf[i] - mean) * y[i]
-        s1 += (buf[i + 1] - mean) * y[i + 1]
-        s2 += (buf[i + 2] - mean) * y[i + 2]
-        s3 += (buf[i + 3] - mean) * y[i + 3]
-        i += 4
-    while i < n:
-        s0 += (buf[i] - mean) * y[i]
-        i += 1
-    return (s0 + s1) + (s2 + s3)
+def _range(buf):
+    mn = buf[0]
+    mx = buf[0]
+    for i in range(1, buf.shape[0]):
+        u = buf[i]
+        mn = min(mn, u)
+        mx = max(mx, u)
+    return mn, mx
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _score_codes(c_op, c_a, c_b, ncode, V, fortran, min_abs, max_abs, yc, task, n_tasks, sstot,
-                 out_score):
-    """Evaluate and score ``ncode`` candidates; return (n counted, n selectable)."""
+def _score_codes(c_op, c_a, c_b, ncode, V, fortran, min_abs, max_abs, basis, W, tail, thr, yc,
+                 task, n_tasks, sstot, out_score):
+    """Evaluate and score ``ncode`` candidates; return (n counted, n selectable).
+
+    One pass after the evaluation gives the range, the variance and the first component
+    c_0 = <basis_0, z> of the standardised candidate z; sums are shifted by the candidate's
+    first value x_1, which keeps the one-pass variance accurate (|mean - x_1| <= sqrt(n) std).
+    The correlations with the targets are corr_r = sum_k c_k W[r, k] over an orthonormal basis
+    of the standardised targets (singular values s_k, so W = V diag(s)). After m components
+    |corr_r| <= |partial_r| + s_m sqrt(1 - sum c_k^2); a candidate whose bound is below ``thr``
+    (the top-k admission threshold when the block started) cannot enter and is not finished
+    (score -inf). The others get their exact score, so the result does not depend on ``thr``.
+    """
     n = V.shape[1]
-    n_targets = yc.shape[0]
+    q = basis.shape[0]
+    n_targets = W.shape[0]
     buf = np.empty(n)
+    b0 = basis[0] if q > 0 else np.zeros(n)
+    partial = np.zeros(max(n_targets, 1))
     mean_t = np.empty(n_tasks)
     ss_t = np.empty(n_tasks)
     cnt_t = np.empty(n_tasks)
-    norm = np.empty(max(n_targets, 1))
-    for r in range(n_targets):
-        norm[r] = np.sqrt(sstot[r])
     n_counted = 0
     n_sel = 0
     for k in range(ncode):
         _eval_into(c_op[k], c_a[k], c_b[k], V, buf, fortran)
-        counted, sel, total = _check(buf, fortran, min_abs, max_abs)
+        x0 = buf[0]
+        s1, s2, d0 = _sums(buf, x0, b0)
+        mn, mx = _range(buf)
+        out_score[k] = -np.inf
+        if not (np.isfinite(s1) and np.isfinite(s2)):
+            # a NaN or an infinity: never selectable; counted by the reference's rule
+            if fortran and _fortran_counted(buf):
+                n_counted += 1
+            continue
+        mabs = max(-mn, mx)
+        ok = (mabs >= min_abs) and (mabs <= max_abs) and (mx - mn > 1e-10 * mabs) and mabs > 0
+        if fortran:
+            dmax = max(mx - x0, x0 - mn)
+            counted = not (dmax <= 1e-8 or mabs > 1e50 or mabs <= 1e-50)
+            ok = ok and counted
+        else:
+            counted = ok
         n_counted += counted
-        if not sel:
-            out_score[k] = -np.inf
+        if not ok:
             continue
         n_sel += 1
-        if n_targets == 0:
+        if q == 0:
             out_score[k] = 0.0
-        elif n_tasks == 1:
-            mean = total / n
-            ss = _centred_ss(buf, mean)
-            best = 0.0
-            if ss > 0.0:
-                root = np.sqrt(ss)
-                for r in range(n_targets):
-                    sc = abs(_centred_dot(buf, mean, yc[r])) / (root * norm[r])
-                    if sc > best:
-                        best = sc
-            out_score[k] = min(best, 1.0)
-        else:
+            continue
+        if n_tasks > 1:
             out_score[k] = pearson_row(buf, yc, task, n_tasks, sstot, mean_t, ss_t, cnt_t)
+            continue
+        ss = s2 - s1 * s1 / n
+        if ss <= 0.0:
+            out_score[k] = 0.0
+            continue
+        root = np.sqrt(ss)
+        c = d0 / root
+        csum = c * c
+        best = 0.0
+        for r in range(n_targets):
+            partial[r] = c * W[r, 0]
+            best = max(best, abs(partial[r]))
+        m = 1
+        while m < q:
+            rest = np.sqrt(max(1.0 - csum, 0.0))
+            bound = 0.0
+            for r in range(n_targets):
+                bound = max(bound, abs(partial[r]) + rest * tail[r, m])
+            if bound + 1e-12 < thr:
+                best = -np.inf
+                break
+            c = _dot1(buf, x0, basis[m]) / root
+            csum += c * c
+            best = 0.0
+            for r in range(n_targets):
+                partial[r] += c * W[r, m]
+                best = max(best, abs(partial[r]))
+            m += 1
+        out_score[k] = min(best, 1.0)
     return n_counted, n_sel
 
 
@@ -1038,16 +1079,14 @@ class FeatureSpace:
         codes = (np.zeros(self.n_stored, np.int8), np.arange(self.n_stored, dtype=np.int32),
                  np.full(self.n_stored, -1, np.int32))
         out = np.empty(self.n_stored)
-        yc, task, n_tasks, sstot = _no_targets()
         _, n_sel = _score_codes(*codes, self.n_stored, self._V, self._fortran, self.min_abs,
-                                self.max_abs, yc, task, n_tasks, sstot, out)
+                                self.max_abs, *_no_targets(self.X.shape[0], -np.inf), out)
         return int(n_sel)
 
     def _last_counts(self) -> tuple[int, int]:
         if self._n_last is None:
-            yc, task, n_tasks, sstot = _no_targets()
             counted = sel = 0
-            for c, s_, _, _ in self._run_jobs(self._last_jobs(), yc, task, n_tasks, sstot,
+            for c, s_, _, _ in self._run_jobs(self._last_jobs(), _no_targets(self.X.shape[0]),
                                               lambda: np.inf):  # keeps no candidate
                 counted += c
                 sel += s_
@@ -1071,7 +1110,7 @@ class FeatureSpace:
                     np.full(hi - lo, -1, np.int32))
         return self._enumerate(self.max_rung, lo, hi)
 
-    def _run_jobs(self, jobs, yc, task, n_tasks, sstot, threshold: Callable[[], float],
+    def _run_jobs(self, jobs, targets, threshold: Callable[[], float],
                   generic: Callable | None = None):
         """Yield (n counted, n selectable, codes, scores) per job, in job order."""
 
@@ -1080,9 +1119,10 @@ class FeatureSpace:
             k = len(c_op)
             if generic is None:
                 scores = np.empty(k)
+                basis, W, tail, yc, task, n_tasks, sstot = targets
                 counted, sel = _score_codes(c_op, c_a, c_b, k, self._V, self._fortran,
-                                            self.min_abs, self.max_abs, yc, task, n_tasks,
-                                            sstot, scores)
+                                            self.min_abs, self.max_abs, basis, W, tail,
+                                            threshold(), yc, task, n_tasks, sstot, scores)
             else:
                 counted, sel, scores = self._generic_scores(c_op, c_a, c_b, generic)
             keep = np.flatnonzero((scores >= threshold()) & (scores > -np.inf))
@@ -1173,10 +1213,10 @@ class FeatureSpace:
                     f"the score has {score.n_samples} samples, the feature space "
                     f"{self.X.shape[0]}"
                 )
-            yc, task, n_tasks, sstot = score.yc, score.tasks, score.n_tasks, score.sstot
+            targets = score.kernel_args()
             generic = None
         elif callable(score):
-            yc, task, n_tasks, sstot = _no_targets()
+            targets = _no_targets(self.X.shape[0])
             generic = score
         else:
             raise FeatureSpaceError(f"score must be callable, got {type(score).__name__}")
@@ -1184,7 +1224,7 @@ class FeatureSpace:
         jobs = stored_jobs + last_jobs
         counted = sel = 0
         for done, (c, s_, codes, scores) in enumerate(
-            self._run_jobs(jobs, yc, task, n_tasks, sstot, lambda: top.threshold, generic),
+            self._run_jobs(jobs, targets, lambda: top.threshold, generic),
             start=1,
         ):
             if done > len(stored_jobs):
@@ -1206,5 +1246,8 @@ class FeatureSpace:
         return top.result()
 
 
-def _no_targets():
-    return (np.empty((0, 1)), np.zeros(1, np.int64), 1, np.ones(0))
+def _no_targets(n: int, thr: float | None = None) -> tuple:
+    """Kernel arguments that only count (no target to score against)."""
+    args = (np.zeros((0, n)), np.zeros((0, 1)), np.zeros((0, 2)), np.zeros((0, n)),
+            np.zeros(n, np.int64), 1, np.zeros(0))
+    return args if thr is None else args[:3] + (thr,) + args[3:]

@@ -79,6 +79,22 @@ class PearsonScore:
         if np.any(sstot <= 0):
             col = int(np.flatnonzero(sstot <= 0)[0])
             raise ValueError(f"targets column {col} is constant (within every task)")
+        if n_tasks == 1:
+            # an orthonormal basis of the standardised targets: corr_r = sum_k c_k W[r, k] with
+            # c_k = <basis_k, z>; |corr_r| is then bounded after a few c_k (see feature_space)
+            yhat = yc.T / np.sqrt(sstot)[:, None]
+            u, sv, vt = np.linalg.svd(yhat.T, full_matrices=False)
+            q = max(1, int(np.sum(sv > 1e-12 * sv[0])))
+            self.basis = np.ascontiguousarray(u[:, :q].T)
+            self.weights = np.ascontiguousarray((sv[:q, None] * vt[:q]).T)
+            # tail[r, m] = sqrt(sum_{k >= m} W[r, k]^2) bounds what m components miss
+            w2 = self.weights**2
+            self.tail = np.ascontiguousarray(
+                np.sqrt(np.c_[np.cumsum(w2[:, ::-1], axis=1)[:, ::-1], np.zeros(len(w2))]))
+        else:
+            self.basis = np.zeros((1, n))
+            self.weights = np.ones((y.shape[1], 1))
+            self.tail = np.zeros((y.shape[1], 2))
         self.n_samples = n
         self.n_targets = y.shape[1]
         self.tasks = task
@@ -88,6 +104,11 @@ class PearsonScore:
         self.yc = np.ascontiguousarray(yc.T)
         self.ss = np.ascontiguousarray(ss)
         self.sstot = sstot
+
+    def kernel_args(self) -> tuple:
+        """What the compiled screen needs: (basis, weights, tail, yc, tasks, n_tasks, sstot)."""
+        return (self.basis, self.weights, self.tail, self.yc, self.tasks, self.n_tasks,
+                self.sstot)
 
     def __call__(self, values) -> np.ndarray:
         v = np.asarray(values, dtype=np.float64)
