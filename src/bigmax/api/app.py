@@ -17,6 +17,7 @@ from bigmax.api.types import RejectNul, validation_error
 from bigmax.archive.datasets import DatasetError
 from bigmax.archive.db import init_db, make_engine
 from bigmax.archive.lifecycle import PermissionDenied
+from bigmax.archive.processing import recover_interrupted
 from bigmax.archive.store import FileStore
 from bigmax.archive.users import AuthError
 from bigmax.config import Settings, get_settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     engine = make_engine(settings.database_url)
     init_db(engine)
+    recover_interrupted(engine)  # jobs of a server that stopped mid-way are marked failed
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = FileStore(settings.files_url)

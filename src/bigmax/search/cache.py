@@ -64,3 +64,13 @@ class CountCache:
                 if len(self._data) >= self.size:
                     self._data.clear()
             self._data[key] = (time.monotonic() + self.ttl, value)
+
+
+class WouldBlock(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised, before any slow statement runs, by a search asked for ``cheap_only``: it needs
+    an uncached count, a sort of many rows, or aggregations. A server answers cheap requests
+    in its event loop (no thread hop) and moves the others to a worker thread."""
+
+
+#: A page is cheap when it walks an index, or sorts at most this many matches.
+CHEAP_MATCHES = 2_000

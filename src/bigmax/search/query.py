@@ -21,7 +21,7 @@ from sqlalchemy.sql import ColumnElement, visitors
 
 from bigmax.archive.db import ArchiveRow, EntryRow
 from bigmax.search.aggregations import AggregationRequest, run_aggregations
-from bigmax.search.cache import CountCache
+from bigmax.search.cache import CHEAP_MATCHES, CountCache, WouldBlock
 from bigmax.search.conditions import all_of, any_of, compare, negate, set_condition
 from bigmax.search.errors import QueryError
 from bigmax.search.fields import SearchField, field_names, get_field
@@ -300,6 +300,7 @@ def search(
     total: bool = True,
     counts: CountCache | None = None,
     count_key: tuple | None = None,
+    cheap_only: bool = False,
 ) -> SearchResult:
     """One page of entries matching ``query`` AND ``filter`` AND ``scope``.
 
@@ -330,9 +331,13 @@ def search(
     if page_after_value is not None:
         cursor = decode_cursor(order_field, page_after_value)
 
+    if cheap_only and (aggs or not total or counts is None or not count_key):
+        raise WouldBlock("aggregations, or a page without a cached total")
     with _connect(bind) as conn:
         count = None
         if total:
+            if cheap_only and counts.get(("total", *count_key)) is None:
+                raise WouldBlock("the total is not cached")
             count = _cached(
                 counts,
                 count_key and ("total", *count_key),
@@ -348,6 +353,8 @@ def search(
             if counts is not None and count_key and count is not None:
                 n_all = _cached(counts, (count_key[0], "rows"), lambda: _row_estimate(conn))
             plan = _page_plan(conn, order_field, count, page_size, n_all)
+            if cheap_only and plan != "ordered_scan" and (count or 0) > CHEAP_MATCHES:
+                raise WouldBlock("the page sorts many matches")
             cols = [EntryRow.pk, order_field.column, *(f.column for _, f in out_fields)]
             if plan == "matches_first":
                 rows = _page_matches_first(conn, cols, page_where, order_field, order, page_size)
@@ -491,6 +498,7 @@ def search_request(
     scope: ColumnElement[bool] | None = None,
     counts: CountCache | None = None,
     count_key: tuple | None = None,
+    cheap_only: bool = False,
 ) -> SearchResult:
     """``search`` for a validated SearchRequest (the REST API's body)."""
     p = request.pagination
@@ -508,6 +516,7 @@ def search_request(
         total=request.total,
         counts=counts,
         count_key=count_key,
+        cheap_only=cheap_only,
     )
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.sql import ColumnElement
 from bigmax.api.optimade.responses import OptimadeError
 from bigmax.archive.access import EMBARGO_FINDABLE, Viewer, entry_scope, findable_entry_scope
 from bigmax.archive.db import ArchiveRow, EntryRow, OptimadeRow, archive_generation
-from bigmax.search.cache import CountCache
+from bigmax.search.cache import CHEAP_MATCHES, CountCache, WouldBlock
 from bigmax.search.errors import FilterError, QueryError, UnknownPropertyWarning
 from bigmax.search.fields import SearchField, get_field, get_optimade_field
 from bigmax.search.optimade_filter import compile_filter, filter_properties
@@ -203,8 +203,20 @@ class CompiledFilter:
     findable: bool  # it names only properties an embargoed entry shows
 
 
-@lru_cache(maxsize=2048)
+_COMPILED: dict[str, CompiledFilter] = {}
+
+
 def _compile_cached(text: str) -> CompiledFilter:
+    hit = _COMPILED.get(text)
+    if hit is None:
+        hit = _compile(text)
+        if len(_COMPILED) >= 2048:
+            _COMPILED.clear()
+        _COMPILED[text] = hit
+    return hit
+
+
+def _compile(text: str) -> CompiledFilter:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnknownPropertyWarning)
         clause = compile_filter(text)
@@ -217,10 +229,13 @@ def _compile_cached(text: str) -> CompiledFilter:
     return CompiledFilter(clause, notes, findable)
 
 
-def compile_optimade_filter(text: str | None) -> CompiledFilter:
-    """The SQL condition of ``filter`` plus OPTIMADE warnings; 400 or 501 on errors."""
+def compile_optimade_filter(text: str | None, cheap_only: bool = False) -> CompiledFilter:
+    """The SQL condition of ``filter`` plus OPTIMADE warnings; 400 or 501 on errors. Parsing
+    a filter costs ~10 ms: with ``cheap_only`` only filters parsed before are served."""
     if text is None or not text.strip():
         return CompiledFilter(None, (), True)
+    if cheap_only and text.strip() not in _COMPILED:
+        raise WouldBlock("the filter has not been parsed yet")
     try:
         return _compile_cached(text.strip())
     except FilterError as err:
@@ -233,11 +248,13 @@ def _viewer_key(viewer: Viewer) -> tuple:
     return (viewer.user_id, viewer.is_admin)
 
 
-def _count(conn: Connection, cache: CountCache, key: tuple, where) -> int:
+def _count(conn: Connection, cache: CountCache, key: tuple, where, cheap_only: bool) -> int:
     """The cached count for ``key``, or the count of ``where()`` (built only when needed)."""
     cached = cache.get(key)
     if cached is not None:
         return cached
+    if cheap_only:
+        raise WouldBlock("the count is not cached")
     n = conn.execute(select(func.count()).select_from(EntryRow).where(where())).scalar() or 0
     cache.put(key, n)
     return n
@@ -317,9 +334,14 @@ def _resource(entry_id: str, attributes: str, fields: list[str] | None, hide=Non
 
 
 def list_structures(
-    engine: Engine, viewer: Viewer, params: Mapping[str, str], cache: CountCache
+    engine: Engine,
+    viewer: Viewer,
+    params: Mapping[str, str],
+    cache: CountCache,
+    cheap_only: bool = False,
 ) -> Page:
-    """One page of /structures for ``params`` (the request's query parameters)."""
+    """One page of /structures for ``params`` (the request's query parameters). With
+    ``cheap_only`` it raises WouldBlock instead of running anything slow."""
     check_params(params, LIST_PARAMS)
     limit = _int_param(params, "page_limit", 0)
     limit = DEFAULT_PAGE_LIMIT if limit is None else limit
@@ -337,7 +359,7 @@ def list_structures(
         raise OptimadeError(
             400, "page_above/page_below page by id; they cannot be combined with sort"
         )
-    compiled = compile_optimade_filter(params.get("filter"))
+    compiled = compile_optimade_filter(params.get("filter"), cheap_only)
     findable = (
         compiled.findable
         and fields is not None
@@ -364,9 +386,13 @@ def list_structures(
     with engine.connect() as conn:
         generation = archive_generation(conn)
         ckey = (generation, *vkey)
-        available = _count(conn, cache, (*ckey, None), lambda: base_scope(viewer, findable))
+        available = _count(
+            conn, cache, (*ckey, None), lambda: base_scope(viewer, findable), cheap_only
+        )
         returned = (
-            available if clause is None else _count(conn, cache, (*ckey, filter_text), where_of)
+            available
+            if clause is None
+            else _count(conn, cache, (*ckey, filter_text), where_of, cheap_only)
         )
 
         rows: list[Any] = []
@@ -375,6 +401,8 @@ def list_structures(
             walk = single is not None and _walk_order_index(
                 conn, cache, generation, single[0], returned, limit
             )
+            if cheap_only and (not walk and returned > CHEAP_MATCHES or (offset or 0) > 1000):
+                raise WouldBlock("the page sorts or skips many matches")
 
             def build():
                 page_where = where_of()
@@ -436,7 +464,12 @@ def _one_statement(viewer: Viewer, findable: bool):
 
 
 def get_structure(
-    engine: Engine, viewer: Viewer, entry_id: str, params: Mapping[str, str], cache: CountCache
+    engine: Engine,
+    viewer: Viewer,
+    entry_id: str,
+    params: Mapping[str, str],
+    cache: CountCache,
+    cheap_only: bool = False,
 ) -> tuple[str, int]:
     """(resource JSON, data_available) of one structure; 404 when ``viewer`` may not see it.
     An embargoed structure the viewer may not read shows only ``findable_attributes``."""
@@ -454,6 +487,6 @@ def get_structure(
         if not served:
             raise OptimadeError(404, f"no structure with id {entry_id!r}")
         key = (archive_generation(conn), vkey, findable, None)
-        available = _count(conn, cache, key, lambda: base_scope(viewer, findable))
+        available = _count(conn, cache, key, lambda: base_scope(viewer, findable), cheap_only)
     hide = findable_attributes() if findable else None
     return _resource(*served[0], fields, hide), available

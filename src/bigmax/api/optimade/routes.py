@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 from lark import Tree
 from optimade.models import ReferenceResourceAttributes
@@ -29,7 +30,7 @@ from bigmax.api.optimade.responses import (
     render_page,
 )
 from bigmax.archive.access import ANONYMOUS, Viewer
-from bigmax.search.cache import CountCache
+from bigmax.search.cache import CountCache, WouldBlock
 from bigmax.search.errors import FilterError
 from bigmax.search.optimade_filter import parse_filter
 from bigmax.search.optimade_properties import API_VERSION, structure_properties
@@ -155,12 +156,24 @@ def entry_info(request: Request, entry_type: str) -> Response:
 # -- structures -------------------------------------------------------------------------------
 
 
+async def _cheap_or_threaded(request: Request, run: Callable[[bool], Response]) -> Response:
+    """``run(True)`` right in the event loop when it is cheap (cached counts, a page off an
+    index: the hop to a worker thread would cost more); otherwise ``run(False)`` in a thread.
+    Requests with credentials check them against the database: always in a thread."""
+    if not has_credentials(request):
+        try:
+            return _guard(request, lambda: run(True))
+        except WouldBlock:
+            pass
+    return await run_in_threadpool(_guard, request, lambda: run(False))
+
+
 @versioned.get("/structures")
-def structures(request: Request) -> Response:
-    def run() -> Response:
+async def structures(request: Request) -> Response:
+    def run(cheap_only: bool) -> Response:
         params = dict(request.query_params)
         page = q.list_structures(
-            request.app.state.engine, _viewer(request), params, _cache(request)
+            request.app.state.engine, _viewer(request), params, _cache(request), cheap_only
         )
         links: dict[str, Any] = {"next": None}
         if page.next_params is not None:
@@ -174,21 +187,21 @@ def structures(request: Request) -> Response:
         )
         return render_page("[" + ",".join(page.data) + "]", links, m)
 
-    return _guard(request, run)
+    return await _cheap_or_threaded(request, run)
 
 
 @versioned.get("/structures/{entry_id}")
-def structure(request: Request, entry_id: str) -> Response:
-    def run() -> Response:
+async def structure(request: Request, entry_id: str) -> Response:
+    def run(cheap_only: bool) -> Response:
         params = dict(request.query_params)
         engine = request.app.state.engine
         resource, available = q.get_structure(
-            engine, _viewer(request), entry_id, params, _cache(request)
+            engine, _viewer(request), entry_id, params, _cache(request), cheap_only
         )
         m = meta(request, data_returned=1, data_available=available)
         return render_page(resource, {"next": None}, m)
 
-    return _guard(request, run)
+    return await _cheap_or_threaded(request, run)
 
 
 # -- references -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import select
@@ -44,7 +45,7 @@ from bigmax.search import (
     search,
     search_request,
 )
-from bigmax.search.cache import CountCache
+from bigmax.search.cache import CountCache, WouldBlock
 from bigmax.search.query import DEFAULT_FIELDS
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,9 @@ def _counts(request: Request) -> CountCache:
     return cache
 
 
-def _run(request: Request, engine: Engine, viewer: Viewer, body: SearchRequest) -> Response:
+def _run(
+    request: Request, engine: Engine, viewer: Viewer, body: SearchRequest, cheap_only: bool = False
+) -> Response:
     """The search as a JSON response. Rows come from SQL as plain values already shaped like
     ``EntriesResponse``, so they are written straight to JSON, not through pydantic models.
     The total is cached per archive generation, viewer, scope and selection."""
@@ -165,7 +168,12 @@ def _run(request: Request, engine: Engine, viewer: Viewer, body: SearchRequest) 
     selection = json.dumps([body.query, body.filter], sort_keys=True, default=str)
     key = (generation, viewer.user_id, viewer.is_admin, findable, selection)
     result = search_request(
-        engine, body, search_scope(viewer, fields), counts=_counts(request), count_key=key
+        engine,
+        body,
+        search_scope(viewer, fields),
+        counts=_counts(request),
+        count_key=key,
+        cheap_only=cheap_only,
     )
     return json_response(
         {
@@ -183,14 +191,23 @@ def _run(request: Request, engine: Engine, viewer: Viewer, body: SearchRequest) 
     response_model_exclude_unset=True,
     responses={400: {"description": "A query, field or aggregation the API cannot run"}},
 )
-def query_entries(
+async def query_entries(
     request: Request, body: SearchRequest, engine: EngineDep, viewer: ViewerDep
 ) -> EntriesResponse:
     """Search entries: one page of `data`, the `total` and `aggregations` over all matches.
 
     Values are in SI units. Embargoed entries take part only when the query, sort, `required`
     and aggregations use nothing but formula, elements and space group fields."""
-    return _run(request, engine, viewer, body)
+    return await _answer(request, engine, viewer, body)
+
+
+async def _answer(request: Request, engine: Engine, viewer: Viewer, body: SearchRequest):
+    """Cheap searches (a cached total, a page off an index) run right here in the event loop:
+    a hop to a worker thread costs more than they do. Anything slower runs in a thread."""
+    try:
+        return _run(request, engine, viewer, body, cheap_only=True)
+    except WouldBlock:
+        return await run_in_threadpool(_run, request, engine, viewer, body)
 
 
 _PARAMS = ("page_size", "order_by", "order", "page_after_value", "required")
@@ -211,7 +228,7 @@ def _param_value(text: str) -> Any:
     response_model_exclude_unset=True,
     responses={400: {"description": "A query the API cannot run"}},
 )
-def list_entries(
+async def list_entries(
     request: Request,
     engine: EngineDep,
     viewer: ViewerDep,
@@ -250,7 +267,7 @@ def list_entries(
         first = err.errors()[0]
         loc = ".".join(str(x) for x in first["loc"])
         raise HTTPException(status_code=422, detail=f"{loc}: {first['msg']}") from None
-    return _run(request, engine, viewer, body)
+    return await _answer(request, engine, viewer, body)
 
 
 def _one(engine: Engine, entry_id: str, scope, fields: tuple[str, ...]) -> dict | None:

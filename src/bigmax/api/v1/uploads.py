@@ -35,7 +35,14 @@ from bigmax.archive import lifecycle
 from bigmax.archive.access import Viewer, readable_uploads_clause, utcnow, visibility
 from bigmax.archive.db import ArchiveRow, EntryRow, RawFileRow, UploadMemberRow, UploadRow, UserRow
 from bigmax.archive.paths import UnsafePathError, safe_relpath
-from bigmax.archive.processing import Job, Processor, Status, upload_id_for
+from bigmax.archive.processing import (
+    Job,
+    Processor,
+    Status,
+    active_jobs,
+    forget_job,
+    upload_id_for,
+)
 from bigmax.archive.unpack import UnsafeArchiveError, unpack_tar, unpack_zip
 from bigmax.archive.users import get_user
 
@@ -704,18 +711,15 @@ def list_uploads(request: Request, user: UserDep, engine: EngineDep) -> UploadLi
             .where(or_(UploadRow.owner_id == user.user_id, UploadRow.upload_id.in_(shared)))
             .order_by(UploadRow.created_at.desc(), UploadRow.upload_id)
         ).all()
-    states = {r.upload_id: _processing(r, proc.get(r.upload_id)) for r in rows}
+    jobs = {r.upload_id: proc.get(r.upload_id) for r in rows}
+    states = {r.upload_id: _processing(r, jobs[r.upload_id]) for r in rows}
     known = set(states)
-    pending = [
-        j
-        for j in list(proc.jobs.values())
-        if j.owner_id == user.user_id and j.upload_id not in known and j.active
-    ]
+    pending = [j for j in active_jobs(engine, user.user_id) if j.upload_id not in known]
     counts = _counts(engine, list(known))
     owners = _usernames(engine, {r.owner_id for r in rows if r.owner_id} | {user.user_id})
     data = [_summary(None, j, None, owners, _processing(None, j)) for j in pending]
     data += [
-        _summary(r, proc.get(r.upload_id), counts[r.upload_id], owners, states[r.upload_id])
+        _summary(r, jobs[r.upload_id], counts[r.upload_id], owners, states[r.upload_id])
         for r in rows
     ]
     return UploadList(data=data)
@@ -981,4 +985,5 @@ def delete_upload(
         else:
             lifecycle.delete_upload(engine, store, upload_id, viewer)
     proc.jobs.pop(upload_id, None)
+    forget_job(engine, upload_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
