@@ -50,7 +50,8 @@ def _read_table(path: Path, id_column: str):
     import pandas as pd
 
     try:
-        table = pd.read_csv(path)
+        # every cell as text: ids stay "1" (not 1.0), and "n/a" in a target is reported as is
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise LearnInputError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -64,7 +65,7 @@ def _read_table(path: Path, id_column: str):
     return table
 
 
-def _read_one(path: Path, label: str):
+def _read_one(path: Path, label: str, base: Path):
     from bigmax.io.base import ReaderError
     from bigmax.io.structures import read_atoms
 
@@ -73,7 +74,10 @@ def _read_one(path: Path, label: str):
     except (ReaderError, OSError) as err:
         raise LearnInputError(f"{label}: {err}") from None
     atoms = frames[-1]  # the last frame: the relaxed structure of a trajectory
-    atoms.info["source"] = str(path)
+    try:
+        atoms.info["source"] = str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        atoms.info["source"] = str(path)
     return atoms
 
 
@@ -99,10 +103,10 @@ def _structures_for(table, table_path: Path, structures: str, id_column: str) ->
         out = []
         for row, (rid, rel) in enumerate(zip(ids, table[structures], strict=True)):
             label = f"{table_path.name} row {row + 1} ({id_column} {rid})"
-            if not isinstance(rel, str) or not rel.strip():
+            if not rel.strip():
                 raise LearnInputError(f"{label}: column {structures!r} has no path")
             path = base / rel
-            out.append(_read_one(_file_in(path, label) if path.is_dir() else path, label))
+            out.append(_read_one(_file_in(path, label) if path.is_dir() else path, label, base))
         return out
     source = Path(structures)
     if not source.is_absolute() and not source.exists():
@@ -113,7 +117,7 @@ def _structures_for(table, table_path: Path, structures: str, id_column: str) ->
             label = f"{table_path.name} row {row + 1} ({id_column} {rid})"
             here = source / rid
             if here.is_dir():
-                out.append(_read_one(_file_in(here, label), label))
+                out.append(_read_one(_file_in(here, label), label, base))
                 continue
             matches = sorted(source.glob(f"{rid}.*"))
             if len(matches) != 1:
@@ -121,7 +125,7 @@ def _structures_for(table, table_path: Path, structures: str, id_column: str) ->
                     f"{label}: no structure {source / rid} (a folder) or {source / rid}.* "
                     f"(one file); found {len(matches)} files"
                 )
-            out.append(_read_one(matches[0], label))
+            out.append(_read_one(matches[0], label, base))
         return out
     if source.is_file():
         from bigmax.io.base import ReaderError
@@ -156,7 +160,7 @@ def _targets(table, table_path: Path, names: list[str]):
                 f"{table_path.name}: no target column {name!r}; columns are "
                 f"{', '.join(map(str, table.columns))}"
             )
-        values = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
+        values = pd.to_numeric(table[name].str.strip(), errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.argmax(bad))

@@ -124,13 +124,26 @@ def _median_offdiag(d: np.ndarray) -> float:
 
 def _check_X(est: BaseEstimator, X: Any, reset: bool) -> Any:
     return validate_data(
-        est, X, reset=reset, accept_sparse="csr", dtype=np.float64, ensure_all_finite=True
+        est,
+        X,
+        reset=reset,
+        accept_sparse="csr",
+        accept_large_sparse=False,
+        dtype=np.float64,
+        ensure_all_finite=True,
     )
 
 
 def _check_Xy(est: BaseEstimator, X: Any, y: Any) -> tuple[Any, np.ndarray]:
     X, y = validate_data(
-        est, X, y, accept_sparse="csr", dtype=np.float64, y_numeric=True, ensure_all_finite=True
+        est,
+        X,
+        y,
+        accept_sparse="csr",
+        accept_large_sparse=False,
+        dtype=np.float64,
+        y_numeric=True,
+        ensure_all_finite=True,
     )
     return X, np.asarray(y, dtype=float)
 
@@ -212,6 +225,11 @@ class KernelRidgeRegressor(RegressorMixin, BaseEstimator):
         self.X_fit_ = X
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _predict_transformed(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "dual_coef_")
         X = _check_X(self, X, reset=False)
@@ -280,8 +298,10 @@ class KernelRidgeCV(KernelRidgeRegressor):
         scales = np.asarray(self.gamma_scales, dtype=float)
         if alphas.size == 0 or (alphas <= 0).any() or scales.size == 0 or (scales <= 0).any():
             raise ValueError("KernelRidgeCV: alphas and gamma_scales must be non-empty and > 0")
-        if not isinstance(self.cv, int) or not 2 <= self.cv <= len(z):
-            raise ValueError(f"KernelRidgeCV.cv must be an int in [2, n_samples], got {self.cv!r}")
+        if not isinstance(self.cv, int) or self.cv < 2:
+            raise ValueError(f"KernelRidgeCV.cv must be an int >= 2, got {self.cv!r}")
+        if self.cv > len(z):
+            raise ValueError(f"KernelRidgeCV: cv={self.cv} folds need more than n_samples={len(z)}")
         d = pairwise_distances(X, kernel=self.kernel)
         median = _median_offdiag(d)
         folds = list(KFold(self.cv, shuffle=True, random_state=self.random_state).split(z))
@@ -422,6 +442,11 @@ class GaussianProcessModel(RegressorMixin, BaseEstimator):
         self.dual_coef_ = evecs @ ((evecs.T @ r) / self.eigenvalues_)
         self.X_fit_ = X
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def predict(self, X: Any, return_std: bool = False) -> Any:
         """Posterior mean, and with ``return_std`` the predictive standard deviation of y
