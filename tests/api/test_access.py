@@ -95,6 +95,7 @@ AGGS = {
 }
 PAGE = {"page_size": 100}
 QUERY = "/api/v1/entries/query"
+OPTIMADE = "/optimade/v1/structures"
 
 
 def asking_for_hidden(world) -> dict:
@@ -141,6 +142,25 @@ COLLECTIONS = [
     ),
     Probe("datasets", "GET", "/api/v1/datasets"),
     Probe("uploads", "GET", "/api/v1/uploads"),
+    Probe("optimade structures", "GET", f"{OPTIMADE}?page_limit=100"),
+    Probe("optimade filter", "GET", f"{OPTIMADE}?page_limit=100&filter=nelements>=1"),
+    Probe(
+        "optimade findable filter, all fields",
+        "GET",
+        f"{OPTIMADE}?page_limit=100&filter=elements HAS \"O\"",
+    ),
+    Probe(
+        "optimade findable filter and fields",
+        "GET",
+        f"{OPTIMADE}?page_limit=100&filter=elements HAS \"O\""
+        "&response_fields=chemical_formula_reduced,elements",
+        findable=True,
+    ),
+    Probe(
+        "optimade findable fields, other filter",
+        "GET",
+        f"{OPTIMADE}?page_limit=100&filter=nsites>=1&response_fields=elements",
+    ),
 ]
 
 
