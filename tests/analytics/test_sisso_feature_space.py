@@ -154,6 +154,19 @@ def test_kernel_bound_never_drops_a_candidate_above_the_threshold(n_targets, spr
     assert np.all((out[~keep] == -np.inf) | np.isclose(out[~keep], exact[~keep], rtol=1e-10))
 
 
+def test_multi_task_screen(octet):
+    X, y, names, units = octet
+    tasks = np.where(X[:, names.index("period_A")] <= 3, "light", "heavy")
+    ops = ["add", "sub", "mult", "div", "sq"]
+    fs = FeatureSpace(X, names, units, operators=ops, max_rung=2).fit()
+    score = pearson_score(y, tasks=tasks)
+    fast = fs.screen(score, 10)
+    slow = fs.screen(lambda v: score(v), 10)
+    assert fast.rpns == slow.rpns
+    np.testing.assert_allclose(fast.scores, slow.scores, rtol=1e-12)
+    assert fast.rpns != fs.screen(pearson_score(y), 10).rpns
+
+
 def test_several_residuals_score_is_the_max(octet, strict_space):
     X, y, _, _ = octet
     rng = np.random.default_rng(3)
@@ -308,6 +321,17 @@ def test_a_non_finite_value_is_reported_with_its_column(n, p, data, bad_value):
     names = [f"f{i}" for i in range(p)]
     with pytest.raises(FeatureSpaceError, match=f"'f{col}'"):
         FeatureSpace(X, names)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.data(), st.sampled_from(["eV^x", "(AA", "m//s", "3kg", "eV^", "a-b"]))
+def test_a_bad_unit_is_reported_with_its_column(p, data, bad):
+    X = np.random.default_rng(p).uniform(1, 2, size=(4, p))
+    units = ["eV"] * p
+    col = data.draw(st.integers(0, p - 1))
+    units[col] = bad
+    with pytest.raises(UnitError, match=f"column 'f{col}'"):
+        FeatureSpace(X, [f"f{i}" for i in range(p)], units)
 
 
 @settings(max_examples=40, deadline=None)
