@@ -1,13 +1,21 @@
 """API load: wrk over loopback against a live BigMax server and the optimade reference server.
 
     .venv/bin/python benchmarks/api_load.py [--entries 100000] [--duration 60] [--connections 64]
+        [--reference-python VENV/bin/python] [--reference-entries 1000]
 
 Builds a synthetic archive of realistic entries (search_bench's composition model plus an
 archive JSON with a structure per entry), serves it with uvicorn (``--workers``, default 2 for
-two cores), runs ``wrk`` for each query (install with ``apt-get install -y wrk``), then loads
-the same structures as OPTIMADE JSONL into the ``optimade[server]`` reference server
-(mongomock, in memory, one process; ``--reference-python`` names a venv with it) and runs the
-same OPTIMADE queries there. Prints req/s, p50, p99 and errors, and writes a JSON summary.
+two cores), and runs ``wrk`` for each query (install with ``apt-get install -y wrk``).
+
+The reference is the ``optimade[server]`` server (``--reference-python`` names a venv with it)
+with its default backend, mongomock: no MongoDB or Elasticsearch server can be installed
+offline here. mongomock evaluates every filter in Python over every document, so at 10^4
+structures one request takes ~2 s and a 64-connection run times out; the reference is loaded
+with ``--reference-entries`` structures instead, and BigMax is measured on an archive of those
+same entries too, so the ratio compares equal archives. Both get ``--workers`` processes.
+
+Prints req/s, p50, p99 and errors side by side (ratio BigMax / reference), with the load
+average around each run, and writes a JSON summary (``--out``).
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ OPTIMADE_QUERIES = {
     "nelements=3 AND nsites<=20": "nelements=3 AND nsites<=20",
     "formula = (common)": None,  # filled with a formula that exists
 }
+NATIVE = "POST /api/v1/entries/query"
 NATIVE_BODY = {
     "query": {"elements": ["O"], "band_gap:gt": "1 eV"},
     "pagination": {"page_size": 20},
@@ -188,11 +197,18 @@ end
 """
 
 
-def run_wrk(url: str, duration: int, connections: int, workdir: Path, body: dict | None = None):
+def run_wrk(
+    url: str,
+    duration: int,
+    connections: int,
+    workdir: Path,
+    body: dict | None = None,
+    timeout: int = 30,
+):
     script = workdir / ("post.lua" if body else "get.lua")
     script.write_text(LUA % json.dumps(body) if body else LUA_GET)
     threads = min(2, connections)
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s"]
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", f"{timeout}s"]
     out = subprocess.run(
         [*cmd, "-s", str(script), url], capture_output=True, text=True, check=True
     ).stdout
@@ -218,40 +234,50 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--entries", type=int, default=100_000)
-    ap.add_argument("--duration", type=int, default=60, help="seconds per query")
-    ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--workers", type=int, default=2, help="uvicorn workers for BigMax")
-    ap.add_argument("--workdir", type=Path, default=None, help="keep the archive here")
-    ap.add_argument(
-        "--reference-python", default=None, help="python of a venv with optimade[server]"
-    )
-    ap.add_argument("--out", type=Path, default=None, help="write the summary JSON here")
-    args = ap.parse_args(argv)
+def loadavg() -> float:
+    return os.getloadavg()[0]
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bigmax-load-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+
+def build_archive(workdir: Path, n: int) -> Path:
+    """The SQLite archive of ``n`` synthetic entries in ``workdir`` (built once, then kept)."""
     db = workdir / "home" / "bigmax.sqlite"
     if not db.exists():
         t0 = time.perf_counter()
-        build_sqlite(db, args.entries)
+        build_sqlite(db, n)
         add_archives(db)
-        print(f"built {args.entries} entries in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        print(f"built {n} entries in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     fill_optimade(db)
+    return db
+
+
+def queries_for(db: Path) -> tuple[dict[str, str], str]:
+    """The OPTIMADE filters (the formula filter uses the archive's most common formula) and
+    the id of one entry."""
     con = sqlite3.connect(db)
     formula = con.execute(
         "SELECT formula_reduced FROM entries GROUP BY formula_reduced ORDER BY count(*) DESC"
     ).fetchone()[0]
-    one_id = con.execute("SELECT entry_id FROM entries WHERE pk = 777").fetchone()[0]
+    n = con.execute("SELECT count(*) FROM entries").fetchone()[0]
+    one_id = con.execute(
+        "SELECT entry_id FROM entries ORDER BY pk LIMIT 1 OFFSET ?", (min(776, n // 2),)
+    ).fetchone()[0]
     con.close()
     queries = dict(OPTIMADE_QUERIES)
     queries["formula = (common)"] = f'chemical_formula_reduced="{formula}"'
+    return queries, one_id
 
-    results: dict = {"entries": args.entries, "duration_s": args.duration}
-    results["connections"] = args.connections
-    env = {**os.environ, "BIGMAX_HOME": str(workdir / "home")}
+
+def measured(url: str, args, workdir: Path, body: dict | None = None) -> dict:
+    before = loadavg()
+    out = run_wrk(url, args.duration, args.connections, workdir, body, args.timeout)
+    out["load_before"], out["load_after"] = round(before, 2), round(loadavg(), 2)
+    return out
+
+
+def run_bigmax(db: Path, workdir: Path, args, label: str) -> dict:
+    """Every query against a BigMax server over ``db``."""
+    queries, one_id = queries_for(db)
+    env = {**os.environ, "BIGMAX_HOME": str(db.parent)}
     env["BIGMAX_DATABASE_URL"] = f"sqlite:///{db}"
     port = free_port()
     server = start(
@@ -273,93 +299,163 @@ def main(argv=None) -> None:
         workdir / "bigmax.log",
     )
     base = f"http://127.0.0.1:{port}"
+    out: dict = {}
     try:
         wait_for(f"{base}/optimade/v1/info")
-        bigmax = {}
         for name, flt in queries.items():
             url = f"{base}/optimade/v1/structures?" + urllib.parse.urlencode({"filter": flt})
             urllib.request.urlopen(url).read()
-            bigmax[name] = run_wrk(url, args.duration, args.connections, workdir)
-            print("bigmax", name, bigmax[name], file=sys.stderr)
-        url = f"{base}/optimade/v1/structures/{one_id}"
-        bigmax["single structure"] = run_wrk(url, args.duration, args.connections, workdir)
-        print("bigmax single", bigmax["single structure"], file=sys.stderr)
-        try:
-            req = urllib.request.Request(
-                f"{base}/api/v1/entries/query",
-                json.dumps(NATIVE_BODY).encode(),
-                {"Content-Type": "application/json"},
-            )
-            urllib.request.urlopen(req).read()
-            bigmax["POST /api/v1/entries/query"] = run_wrk(
-                f"{base}/api/v1/entries/query",
-                args.duration,
-                args.connections,
-                workdir,
-                NATIVE_BODY,
-            )
-        except urllib.error.HTTPError as err:
-            bigmax["POST /api/v1/entries/query"] = {"skipped": f"HTTP {err.code}"}
-        results["bigmax"] = bigmax
+            out[name] = measured(url, args, workdir)
+            print(label, name, out[name], file=sys.stderr)
+        out["single structure"] = measured(f"{base}/optimade/v1/structures/{one_id}", args, workdir)
+        print(label, "single", out["single structure"], file=sys.stderr)
+        req = urllib.request.Request(
+            f"{base}/api/v1/entries/query",
+            json.dumps(NATIVE_BODY).encode(),
+            {"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(req).read()
+        out[NATIVE] = measured(f"{base}/api/v1/entries/query", args, workdir, NATIVE_BODY)
+        print(label, NATIVE, out[NATIVE], file=sys.stderr)
     finally:
         stop(server)
+    return out
 
-    if args.reference_python:
-        sys.path.insert(0, str(ROOT / "src"))
-        from bigmax.archive.catalog import archives_for
-        from bigmax.archive.db import make_engine
-        from bigmax.search.optimade_jsonl import write_optimade_jsonl
 
-        jsonl = workdir / "structures.jsonl"
-        if not jsonl.exists():
-            engine = make_engine(f"sqlite:///{db}")
-            pks = list(range(1, args.entries + 1))
-            entries = (
-                e for s in range(0, len(pks), 5000) for e in archives_for(engine, pks[s : s + 5000])
-            )
-            write_optimade_jsonl(entries, jsonl)
-            engine.dispose()
-        ref_port = free_port()
-        ref_env = {
-            **os.environ,
-            "OPTIMADE_INSERT_TEST_DATA": "false",
-            "OPTIMADE_INSERT_FROM_JSONL": str(jsonl),
-            "OPTIMADE_DATABASE_BACKEND": "mongomock",
-            "OPTIMADE_BASE_URL": f"http://127.0.0.1:{ref_port}",
-        }
-        ref_bin = Path(args.reference_python).parent
-        t0 = time.perf_counter()
-        ref = start(
-            [
-                str(ref_bin / "uvicorn"),
-                "optimade.server.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ref_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            ref_env,
-            workdir / "reference.log",
+def export_jsonl(db: Path, path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "src"))
+    from bigmax.archive.catalog import archives_for
+    from bigmax.archive.db import make_engine
+    from bigmax.search.optimade_jsonl import write_optimade_jsonl
+
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        pks = [r[0] for r in conn.exec_driver_sql("SELECT pk FROM entries ORDER BY pk")]
+    entries = (
+        e for s in range(0, len(pks), 5000) for e in archives_for(engine, pks[s : s + 5000])
+    )
+    write_optimade_jsonl(entries, path)
+    engine.dispose()
+
+
+def run_reference(db: Path, workdir: Path, args) -> dict:
+    """The OPTIMADE queries against the optimade[server] reference loaded with ``db``'s
+    structures (exported as OPTIMADE JSONL)."""
+    queries, one_id = queries_for(db)
+    jsonl = workdir / "structures.jsonl"
+    if not jsonl.exists():
+        export_jsonl(db, jsonl)
+    port = free_port()
+    env = {
+        **os.environ,
+        "OPTIMADE_INSERT_TEST_DATA": "false",
+        "OPTIMADE_INSERT_FROM_JSONL": str(jsonl),
+        "OPTIMADE_DATABASE_BACKEND": "mongomock",
+        "OPTIMADE_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    ref_bin = Path(args.reference_python).parent
+    t0 = time.perf_counter()
+    ref = start(
+        [
+            str(ref_bin / "uvicorn"),
+            "optimade.server.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env,
+        workdir / "reference.log",
+    )
+    out: dict = {}
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/v1/info", timeout=1800)
+        out["load_s"] = round(time.perf_counter() - t0, 1)
+        for name, flt in queries.items():
+            url = f"{base}/v1/structures?" + urllib.parse.urlencode({"filter": flt})
+            t1 = time.perf_counter()
+            urllib.request.urlopen(url, timeout=600).read()
+            out[f"{name} (one request alone, s)"] = round(time.perf_counter() - t1, 2)
+            out[name] = measured(url, args, workdir)
+            print("reference", name, out[name], file=sys.stderr)
+        out["single structure"] = measured(f"{base}/v1/structures/{one_id}", args, workdir)
+        print("reference single", out["single structure"], file=sys.stderr)
+    finally:
+        ref.kill()  # a reference still working through queued requests would hold us up
+        ref.wait()
+    return out
+
+
+def table(results: dict) -> str:
+    """The side-by-side table (markdown)."""
+    big, small, ref = (results.get(k, {}) for k in ("bigmax", "bigmax_small", "reference"))
+    n, m = results["entries"], results["reference_entries"]
+
+    def cell(r: dict | None) -> str:
+        if not r or "rps" not in r:
+            return "- | - | - | -"
+        return f"{r['rps']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors']}"
+
+    lines = [
+        f"| query | BigMax {n}: req/s | p50 ms | p99 ms | errors | BigMax {m}: req/s | p50 ms "
+        f"| p99 ms | errors | reference {m}: req/s | p50 ms | p99 ms | errors | ratio |",
+        "|---" * 14 + "|",
+    ]
+    for name in big:
+        r_ref, r_small = ref.get(name), small.get(name)
+        ratio = "n/a"
+        if r_ref and r_small and "rps" in r_ref:
+            ratio = f"{r_small['rps'] / r_ref['rps']:.0f}x" if r_ref["rps"] else "inf (0 req/s)"
+        lines.append(
+            f"| {name} | {cell(big.get(name))} | {cell(r_small)} | {cell(r_ref)} | {ratio} |"
         )
-        try:
-            rbase = f"http://127.0.0.1:{ref_port}"
-            wait_for(f"{rbase}/v1/info", timeout=1800)
-            results["reference_load_s"] = round(time.perf_counter() - t0, 1)
-            reference = {}
-            for name, flt in queries.items():
-                url = f"{rbase}/v1/structures?" + urllib.parse.urlencode({"filter": flt})
-                reference[name] = run_wrk(url, args.duration, args.connections, workdir)
-                print("reference", name, reference[name], file=sys.stderr)
-            url = f"{rbase}/v1/structures/{one_id}"
-            reference["single structure"] = run_wrk(url, args.duration, args.connections, workdir)
-            results["reference"] = reference
-        finally:
-            stop(ref)
+    return "\n".join(lines)
 
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entries", type=int, default=100_000)
+    ap.add_argument("--reference-entries", type=int, default=1000)
+    ap.add_argument("--duration", type=int, default=60, help="seconds per query")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--timeout", type=int, default=30, help="wrk: seconds before a timeout")
+    ap.add_argument("--workers", type=int, default=2, help="server processes (both servers)")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep the archives here")
+    ap.add_argument(
+        "--reference-python", default=None, help="python of a venv with optimade[server]"
+    )
+    ap.add_argument("--skip-bigmax", action="store_true", help="only the equal-size runs")
+    ap.add_argument("--out", type=Path, default=None, help="write the summary JSON here")
+    args = ap.parse_args(argv)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bigmax-load-"))
+    results: dict = {
+        "entries": args.entries,
+        "reference_entries": args.reference_entries,
+        "duration_s": args.duration,
+        "connections": args.connections,
+        "workers": args.workers,
+        "nproc": os.cpu_count(),
+    }
+    big_dir = workdir / f"n{args.entries}"
+    big_dir.mkdir(parents=True, exist_ok=True)
+    if not args.skip_bigmax:
+        results["bigmax"] = run_bigmax(build_archive(big_dir, args.entries), big_dir, args, "big")
+    if args.reference_python:
+        small_dir = workdir / f"n{args.reference_entries}"
+        small_dir.mkdir(parents=True, exist_ok=True)
+        small = build_archive(small_dir, args.reference_entries)
+        results["bigmax_small"] = run_bigmax(small, small_dir, args, "small")
+        results["reference"] = run_reference(small, small_dir, args)
     print(json.dumps(results, indent=2))
+    if "bigmax" in results:
+        print(table(results))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 
