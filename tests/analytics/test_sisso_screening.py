@@ -99,8 +99,8 @@ def test_topk_exclude_and_threshold():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.permutations(list(range(12))), st.integers(1, 6))
-def test_topk_result_does_not_depend_on_arrival_order(perm, k):
+@given(st.permutations(list(range(12))), st.integers(1, 6), st.sampled_from([None, 1e-3]))
+def test_topk_result_does_not_depend_on_arrival_order(perm, k, window):
     rng = np.random.default_rng(6)
     V = rng.normal(size=(12, 15))
     V[5] = V[2] * 3  # twins
@@ -111,7 +111,7 @@ def test_topk_result_does_not_depend_on_arrival_order(perm, k):
     ref = TopK(k)
     for i in range(12):
         ref.offer(scores[i], lambda i=i: (prim[i], V[i]))
-    top = TopK(k)
+    top = TopK(k, score_window=window)
     for i in perm:
         top.offer(scores[i], lambda i=i: (prim[i], V[i]))
     assert [e.rpn for e in top.result().expressions] == [e.rpn for e in ref.result().expressions]

@@ -1206,7 +1206,8 @@ class FeatureSpace:
             if not isinstance(e, Expression):
                 raise FeatureSpaceError(f"exclude must hold Expression objects, got {e!r}")
         ex_z = standardize(np.array([e.evaluate(self.X) for e in ex])) if ex else None
-        top = TopK(int(n_select), exclude=ex_z)
+        top = TopK(int(n_select), exclude=ex_z,
+                   score_window=1e-3 if isinstance(score, PearsonScore) else None)
         if isinstance(score, PearsonScore):
             if score.n_samples != self.X.shape[0]:
                 raise FeatureSpaceError(

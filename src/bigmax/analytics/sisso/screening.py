@@ -24,7 +24,8 @@ candidates whose values correlate with ``|r| >= 1 - 1e-10`` are one feature, and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,13 +222,13 @@ class ScreenResult:
 
 
 class _Entry:
-    __slots__ = ("score", "expr", "values", "z", "key")
+    __slots__ = ("score", "expr", "values", "row", "key")
 
-    def __init__(self, score: float, expr: Expression, values: np.ndarray, z: np.ndarray):
+    def __init__(self, score: float, expr: Expression, values: np.ndarray, row: int):
         self.score = score
         self.expr = expr
         self.values = values
-        self.z = z
+        self.row = row  # its standardised values live in TopK._z[row]
         self.key = (-score, expr.complexity, expr.rpn)
 
 
@@ -236,17 +237,23 @@ class TopK:
 
     ``tol`` widens the admission threshold so that a duplicate scoring a hair below the k-th
     entry is still seen and can replace a less simple twin; it never changes which distinct
-    features are kept.
+    features are kept. Each offer costs O(k n) (the duplicate check) plus O(k) list work.
     """
 
-    def __init__(self, k: int, exclude: np.ndarray | None = None, tol: float = 1e-6) -> None:
+    def __init__(self, k: int, exclude: np.ndarray | None = None, tol: float = 1e-6,
+                 score_window: float | None = None) -> None:
         if k < 1:
             raise ValueError(f"n_select must be at least 1, got {k}")
         self.k = int(k)
         self.tol = tol
-        self.entries: list[_Entry] = []
-        self._z = np.empty((0, 0))
+        self.entries: list[_Entry] = []  # sorted by key
+        self._z: np.ndarray | None = None  # (k + 1, n) standardised values; free rows are 0
+        self._free: list[int] = []
+        self._by_row: dict[int, _Entry] = {}
         self.exclude = exclude if exclude is not None and len(exclude) else None
+        #: twins' scores differ by at most this, so only entries this close are compared
+        #: (|Pearson| scores of twins with |corr| >= 1 - 1e-10 differ by <= sqrt(2e-10))
+        self.score_window = score_window
         self.n_offered = 0
 
     @property
@@ -262,26 +269,52 @@ class TopK:
             return
         self.n_offered += 1
         expr, values = build()
-        z = standardize(values)[0]
+        z = values - values.mean()
+        norm = np.sqrt(z @ z)
+        if norm > 0:
+            z /= norm
         if self.exclude is not None and np.any(np.abs(self.exclude @ z) >= DUPLICATE_CORR):
             return
-        if self.entries:
-            corr = np.abs(self._z @ z)
+        if self._z is None:
+            self._z = np.zeros((self.k + 1, len(z)))
+            self._free = list(range(self.k, -1, -1))
+        elif self.entries:
+            if self.score_window is None:
+                rows = None
+                corr = np.abs(self._z @ z)
+            else:
+                w = self.score_window
+                lo = bisect.bisect_left(self.entries, (-(score + w),), key=lambda x: x.key)
+                hi = bisect.bisect_right(self.entries, (-(score - w), np.inf), key=lambda x: x.key)
+                rows = [e.row for e in self.entries[lo:hi]]
+                corr = np.abs(self._z[rows] @ z) if rows else np.zeros(0)
             dup = np.flatnonzero(corr >= DUPLICATE_CORR)
             if dup.size:
-                j = int(dup[0])
-                old = self.entries[j]
+                row = int(dup[0]) if rows is None else rows[int(dup[0])]
+                old = self._by_row[row]
                 if (expr.complexity, expr.rpn) < (old.expr.complexity, old.expr.rpn):
-                    self.entries[j] = _Entry(score, expr, values, z)
-                    self._resort()
+                    self._remove(old)
+                    self._insert(score, expr, values, z)
                 return
-        self.entries.append(_Entry(score, expr, values, z))
-        self._resort()
+        self._insert(score, expr, values, z)
+        if len(self.entries) > self.k:
+            self._remove(self.entries[-1])
 
-    def _resort(self) -> None:
-        self.entries.sort(key=lambda e: e.key)
-        del self.entries[self.k:]
-        self._z = np.array([e.z for e in self.entries])
+    def _insert(self, score, expr, values, z) -> None:
+        row = self._free.pop()
+        self._z[row] = z
+        e = _Entry(score, expr, values, row)
+        self._by_row[row] = e
+        bisect.insort(self.entries, e, key=lambda x: x.key)
+
+    def _remove(self, e: _Entry) -> None:
+        i = bisect.bisect_left(self.entries, e.key, key=lambda x: x.key)
+        while self.entries[i] is not e:
+            i += 1
+        del self.entries[i]
+        self._z[e.row] = 0.0
+        del self._by_row[e.row]
+        self._free.append(e.row)
 
     def result(self) -> ScreenResult:
         n = len(self.entries[0].values) if self.entries else 0
@@ -298,7 +331,6 @@ def offer_block(
     top: TopK,
     scores: np.ndarray,
     build: Callable[[int], tuple[Expression, np.ndarray]],
-    order_ids: Sequence[int] | np.ndarray | None = None,
 ) -> None:
     """Offer a block of scored candidates, best first, stopping once they cannot enter."""
     idx = np.flatnonzero(scores >= top.threshold)
