@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -42,8 +43,24 @@ def _error(status: int):
     return handler
 
 
+def _warm() -> None:
+    """Load what the first search would otherwise load inside a request: the unit registry
+    (~2 s) and the OPTIMADE grammar. Runs in a background thread at start-up."""
+    try:
+        from bigmax.schema.units import parse_quantity
+        from bigmax.search.optimade_filter import parse_filter
+        from bigmax.search.optimade_properties import structure_properties
+
+        parse_quantity("1 eV")
+        parse_filter("nelements=1")
+        structure_properties()
+    except Exception:  # only a head start: a real request reports any problem
+        pass
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
+    threading.Thread(target=_warm, name="bigmax-warm-up", daemon=True).start()
     yield
     # let a running ingest job finish its file (each commits atomically) before the engine goes
     processor = getattr(app.state, "processor", None)

@@ -275,6 +275,10 @@ def _is_true(clause: ColumnElement[bool]) -> bool:
     return isinstance(clause, True_)
 
 
+#: Field kinds whose column values are already what the API returns.
+_PLAIN_KINDS = frozenset({"str", "int", "float"})
+
+
 def _output(f: SearchField, value: Any) -> Any:
     if value is None:
         return None
@@ -371,8 +375,17 @@ def search(
                             _STATEMENTS.clear()
                         _STATEMENTS[key] = stmt
                 rows = conn.execute(stmt).all()
+            plain = [
+                (n, i + 2) for i, (n, f) in enumerate(out_fields) if f.kind in _PLAIN_KINDS
+            ]
+            other = [
+                (n, i + 2, f) for i, (n, f) in enumerate(out_fields) if f.kind not in _PLAIN_KINDS
+            ]
             for row in rows[:page_size]:
-                data.append({n: _output(f, row[i + 2]) for i, (n, f) in enumerate(out_fields)})
+                item = {n: row[i] for n, i in plain}
+                for n, i, f in other:
+                    item[n] = _output(f, row[i])
+                data.append({n: item[n] for n, _ in out_fields})  # in the order asked
             if len(rows) > page_size:
                 last = rows[page_size - 1]
                 next_value = encode_cursor(order_field, last[1], last[0])

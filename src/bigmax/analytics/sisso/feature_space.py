@@ -708,11 +708,11 @@ class FeatureSpace:
     >>> from bigmax.analytics.sisso.screening import pearson_score
     >>> rng = np.random.default_rng(0)
     >>> X = rng.uniform(1, 2, size=(30, 3))
-    >>> y = X[:, 0] / X[:, 1] ** 2
-    >>> fs = FeatureSpace(X, ["a", "b", "c"], ["m", "m", "s"], max_rung=2).fit()
+    >>> y = 3.0 * X[:, 0] / (X[:, 1] + X[:, 2]) - 1.0
+    >>> fs = FeatureSpace(X, ["a", "b", "c"], ["m", "m", "m"], max_rung=2).fit()
     >>> res = fs.screen(pearson_score(y), n_select=3)
     >>> str(res.expressions[0]), round(float(res.scores[0]), 12)
-    ('a / b^2', 1.0)
+    ('a / (c + b)', 1.0)
     """
 
     def __init__(
@@ -888,16 +888,12 @@ class FeatureSpace:
         n_un = int(mask[1:14].sum())
         n_bin = int(mask[_ADD]) + int(mask[_SUB]) * (2 if self._fortran else 1)
         n_bin += int(mask[_ABS_DIFF]) + int(mask[_MULT]) + 2 * int(mask[_DIV])
-        a = np.arange(s, m)
-        per_a = n_un + n_bin * (s + (m - a - 1))
-        blocks, lo, acc = [], s, 0
-        for i, c in zip(a, per_a, strict=True):
-            if acc and acc + c > self.chunk_size:
-                blocks.append((lo, int(i)))
-                lo, acc = int(i), 0
-            acc += int(c)
-        blocks.append((lo, m))
-        return blocks
+        a = np.arange(s, m, dtype=np.int64)
+        cum = np.cumsum(n_un + n_bin * (s + (m - a - 1)))
+        cuts = np.searchsorted(cum, np.arange(self.chunk_size, cum[-1], self.chunk_size),
+                               side="right")
+        edges = [s] + [int(c) + s for c in np.unique(cuts) if 0 < c < m - s] + [m]
+        return list(zip(edges[:-1], edges[1:], strict=True))
 
     def _enumerate(self, rung: int, a_lo: int, a_hi: int):
         s, m = self._rung_start[rung - 1], self._rung_start[rung]

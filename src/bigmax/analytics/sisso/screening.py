@@ -130,7 +130,7 @@ def pearson_score(targets, tasks=None) -> PearsonScore:
     >>> y = np.array([1.0, 2.0, 4.0, 8.0])
     >>> s = pearson_score(y)
     >>> np.round(s(np.c_[y, -y, [1.0, 0.0, 1.0, 0.0]]), 6)
-    array([1.      , 1.      , 0.239046])
+    array([1.      , 1.      , 0.466252])
     """
     return PearsonScore(targets, tasks)
 

@@ -217,11 +217,13 @@ def _expand(
     cands: np.ndarray,
     need_estimate: bool,
     topk: TopK | None,
+    exact: bool = False,
 ) -> _Children:
     """Evaluate ``conj AND c`` for every candidate selector c at once.
 
     The children are offered to ``topk`` before their estimates are computed, so the
-    estimates can stop early against an up-to-date threshold.
+    estimates can stop early against an up-to-date threshold. Unless ``exact``, a quality may
+    skip the exact value of a child that cannot reach the top-k (beam search needs them all).
     """
     counts = K.child_counts(problem.bits, parent, cands)
     keep = counts >= problem.min_count
@@ -242,7 +244,8 @@ def _expand(
     words = K.children_words(problem.bits, parent, ids)
     pos, off = K.words_positions(words, counts)
     stats = SubgroupStats.from_positions(problem.y, pos, off)
-    quality = problem.quality_of(stats, topk.threshold if topk is not None else -np.inf)
+    lazy = topk is not None and not exact
+    quality = problem.quality_of(stats, topk.threshold if lazy else -np.inf)
     threshold = -np.inf
     if topk is not None:
         topk.offer_children(quality, counts, lambda i: tuple(sorted((*conj, int(ids[i])))))
@@ -387,7 +390,7 @@ def _beam(problem: Problem, width: int, n_jobs: int, progress: Progress | None) 
     """Level-wise beam search: keep the ``width`` best conjunctions, refine each by any selector."""
     topk = TopK(problem.top_k)
     all_ids = np.arange(problem.n_selectors)
-    root = _expand(problem, (), problem.full, len(problem.y), all_ids, False, topk)
+    root = _expand(problem, (), problem.full, len(problem.y), all_ids, False, topk, exact=True)
     conjs = _conjs((), root.ids)
     beam = sorted(
         zip(conjs, root.quality, root.words, root.counts, strict=True),
@@ -403,7 +406,7 @@ def _beam(problem: Problem, width: int, n_jobs: int, progress: Progress | None) 
         def refine(entry):
             conj, _, words, count = entry
             cands = np.setdiff1d(all_ids, conj)
-            return conj, _expand(problem, conj, words, count, cands, False, topk)
+            return conj, _expand(problem, conj, words, count, cands, False, topk, exact=True)
 
         if n_jobs == 1:
             results = [refine(e) for e in todo]

@@ -163,18 +163,18 @@ def _run(
     The total is cached per archive generation, viewer, scope and selection."""
     fields = request_fields(body)
     findable = fields <= _FINDABLE
-    with engine.connect() as conn:
-        generation = archive_generation(conn)
     selection = json.dumps([body.query, body.filter], sort_keys=True, default=str)
-    key = (generation, viewer.user_id, viewer.is_admin, findable, selection)
-    result = search_request(
-        engine,
-        body,
-        search_scope(viewer, fields),
-        counts=_counts(request),
-        count_key=key,
-        cheap_only=cheap_only,
-    )
+    scope = search_scope(viewer, fields)
+    counts = _counts(request)
+    if cheap_only:  # one connection for all (aggregations, which want the engine, are not cheap)
+        with engine.connect() as conn:
+            key = (archive_generation(conn), viewer.user_id, viewer.is_admin, findable, selection)
+            result = search_request(conn, body, scope, counts, key, cheap_only=True)
+    else:
+        with engine.connect() as conn:
+            generation = archive_generation(conn)
+        key = (generation, viewer.user_id, viewer.is_admin, findable, selection)
+        result = search_request(engine, body, scope, counts=counts, count_key=key)
     return json_response(
         {
             "total": result.total,

@@ -478,12 +478,21 @@ function aggFor(field) {
 }
 
 let facetsAbort = null;
+let facetsSeq = -1;
 
-async function facets(s) {
-  if (!bounds) return; // the first call comes after the bounds
-  facetsAbort?.abort();
-  facetsAbort = new AbortController();
-  const all = ["elements", ...Object.keys(TERM_FACETS), ...Object.keys(bounds)];
+/** Counts and histograms for change ``s``: ``parts`` is "terms" (elements and term facets),
+ * "ranges" (histograms; they need the bounds) or "all". */
+async function facets(s, parts = "all") {
+  if (s !== facetsSeq) {
+    facetsAbort?.abort();
+    facetsAbort = new AbortController();
+    facetsSeq = s;
+  }
+  const ranged = bounds ? Object.keys(bounds) : [];
+  const all = [
+    ...(parts === "ranges" ? [] : ["elements", ...Object.keys(TERM_FACETS)]),
+    ...(parts === "terms" ? [] : ranged),
+  ];
   const active = (f) => (f === "elements" ? state.elements.length > 0
     : TERM_FACETS[f] ? (state.terms[f] || []).length > 0 : !!state.ranges[f]);
   // Facets without a condition of their own share the full query; they go in three requests
@@ -492,7 +501,7 @@ async function facets(s) {
   const groups = [
     [null, idle.filter((f) => f === "elements")],
     [null, idle.filter((f) => TERM_FACETS[f])],
-    [null, idle.filter((f) => bounds[f])],
+    [null, idle.filter((f) => bounds && bounds[f])],
     ...all.filter(active).map((f) => [f, [f]]),
   ];
   const calls = groups.filter(([, fields]) => fields.length).map(async ([omit, fields]) => {
@@ -555,18 +564,18 @@ async function start() {
   syncURL(false);
   syncChrome();
   const s = ++seq;
-  const first = results();
-  try {
-    await loadBounds();
-  } catch (err) {
+  document.body.dataset.pending = "1";
+  const boundsReady = loadBounds().catch((err) => {
     bounds = false;
     toast(`Could not load the filters: ${err.message}`, "error");
-  }
-  await first;
-  // results and every control work now; the counts and histograms follow
+  });
+  await results();
+  // the results, the periodic table, sorting, paging and downloads work now; the counts, the
+  // term facets and the sliders are drawn as they arrive
   markInteractive();
-  document.body.dataset.pending = "1";
-  if (bounds) await facets(s);
+  const terms = facets(s, "terms");
+  await boundsReady;
+  await Promise.all([terms, bounds ? facets(seq, "ranges") : null]);
   if (s === seq) {
     performance.mark("bmx:complete");
     delete document.body.dataset.pending;
