@@ -154,3 +154,13 @@ def test_rpn_roundtrip_and_invariants(e):
     assert set(e.names) <= set(NAMES)
     X = np.random.default_rng(0).uniform(0.5, 2.0, size=(5, len(NAMES)))
     np.testing.assert_array_equal(np.isnan(e.evaluate(X)), np.isnan(back.evaluate(X)))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from bigmax.analytics.sisso import expression, feature_space, screening, units
+
+    for mod in (units, expression, screening, feature_space):
+        result = doctest.testmod(mod)
+        assert result.failed == 0 and result.attempted > 0, mod.__name__
