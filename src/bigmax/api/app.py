@@ -51,7 +51,7 @@ def _warm() -> None:
         from bigmax.search.optimade_filter import parse_filter
         from bigmax.search.optimade_properties import structure_properties
 
-        parse_quantity("1 eV")
+        parse_quantity("1 eV", "J")
         parse_filter("nelements=1")
         structure_properties()
     except Exception:  # only a head start: a real request reports any problem
