@@ -22,7 +22,15 @@ def test_upload_files_and_see_their_state_then_log_out(gui, live, tmp_path):
     broken = tmp_path / "broken.extxyz"
     broken.write_text(BROKEN)
     page.fill("#upload-name", "gui-journey")
-    page.set_input_files("#pick-files", [str(good), str(broken)])
+    # one file dropped on the drop zone, one chosen with the picker
+    drop = page.evaluate_handle(
+        """(text) => { const dt = new DataTransfer();
+        dt.items.add(new File([text], "good.extxyz")); return dt; }""",
+        good.read_text(),
+    )
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": drop})
+    expect(page.locator(".chosen")).to_contain_text("good.extxyz")
+    page.set_input_files("#pick-files", [str(broken)])
     expect(page.locator(".chosen")).to_contain_text("2 files")
     gui.screenshot("uploads")
     page.click("#start-upload")
@@ -81,13 +89,15 @@ def test_broken_archive_shows_the_servers_message(gui, live, tmp_path):
 @pytest.mark.slow
 def test_publish_with_embargo(gui, live, tmp_path):
     page = gui.login("alice", then="/uploads")
-    f = tmp_path / "one.extxyz"
-    f.write_text(nomad2018_frames(210, 1))
+    folder = tmp_path / "run1"
+    folder.mkdir()
+    (folder / "one.extxyz").write_text(nomad2018_frames(210, 1))
     page.fill("#upload-name", "gui-embargo")
-    page.set_input_files("#pick-files", [str(f)])
+    page.set_input_files("#pick-folder", str(folder))  # a whole folder keeps its layout
     page.click("#start-upload")
     page.wait_for_url(re.compile(r".*/uploads/[a-z0-9]+$"))
-    expect(page.locator('tr[data-path="one.extxyz"]')).to_have_attribute("data-state", "ok")
+    row = page.locator('tr[data-path="run1/one.extxyz"]')
+    expect(row).to_have_attribute("data-state", "ok")
     expect(page.locator("#publish")).to_be_enabled()
     page.select_option("#embargo", "12")
     page.once("dialog", lambda d: d.accept())
