@@ -42,7 +42,6 @@ from search_bench import build_sqlite  # noqa: E402
 from bigmax.search.optimade_properties import structure_attributes_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 
 OPTIMADE_QUERIES = {
     "elements HAS O": 'elements HAS "O"',
@@ -208,7 +207,8 @@ def run_wrk(
     script = workdir / ("post.lua" if body else "get.lua")
     script.write_text(LUA % json.dumps(body) if body else LUA_GET)
     threads = min(2, connections)
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", f"{timeout}s"]
+    cmd = [*CLIENT, os.environ.get("WRK", "wrk"), f"-t{threads}", f"-c{connections}"]
+    cmd += [f"-d{duration}s", "--timeout", f"{timeout}s"]
     out = subprocess.run(
         [*cmd, "-s", str(script), url], capture_output=True, text=True, check=True
     ).stdout
@@ -222,7 +222,13 @@ def run_wrk(
     return {"rps": rps, "p50_ms": lat["p50"] / 1000, "p99_ms": lat["p99"] / 1000, "errors": errors}
 
 
+#: ``taskset -c CPUS`` prefixes for the servers and for wrk (``--server-cpus``, ``--client-cpus``).
+SERVER: list[str] = []
+CLIENT: list[str] = []
+
+
 def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    cmd = [*SERVER, *cmd]
     return subprocess.Popen(cmd, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
@@ -282,7 +288,9 @@ def run_bigmax(db: Path, workdir: Path, args, label: str) -> dict:
     port = free_port()
     server = start(
         [
-            str(BIN / "uvicorn"),
+            sys.executable,
+            "-m",
+            "uvicorn",
             "--factory",
             "bigmax.api.app:create_app",
             "--host",
@@ -353,11 +361,12 @@ def run_reference(db: Path, workdir: Path, args) -> dict:
         "OPTIMADE_DATABASE_BACKEND": "mongomock",
         "OPTIMADE_BASE_URL": f"http://127.0.0.1:{port}",
     }
-    ref_bin = Path(args.reference_python).parent
     t0 = time.perf_counter()
     ref = start(
         [
-            str(ref_bin / "uvicorn"),
+            args.reference_python,
+            "-m",
+            "uvicorn",
             "optimade.server.main:app",
             "--host",
             "127.0.0.1",
@@ -431,8 +440,15 @@ def main(argv=None) -> None:
         "--reference-python", default=None, help="python of a venv with optimade[server]"
     )
     ap.add_argument("--skip-bigmax", action="store_true", help="only the equal-size runs")
+    ap.add_argument("--build-only", action="store_true", help="build the archives and stop")
     ap.add_argument("--out", type=Path, default=None, help="write the summary JSON here")
+    ap.add_argument("--server-cpus", default=None, help="taskset CPU list for the servers")
+    ap.add_argument("--client-cpus", default=None, help="taskset CPU list for wrk")
     args = ap.parse_args(argv)
+    if args.server_cpus:
+        SERVER[:] = ["taskset", "-c", args.server_cpus]
+    if args.client_cpus:
+        CLIENT[:] = ["taskset", "-c", args.client_cpus]
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bigmax-load-"))
     results: dict = {
@@ -442,9 +458,18 @@ def main(argv=None) -> None:
         "connections": args.connections,
         "workers": args.workers,
         "nproc": os.cpu_count(),
+        "server_cpus": args.server_cpus,
+        "client_cpus": args.client_cpus,
     }
     big_dir = workdir / f"n{args.entries}"
     big_dir.mkdir(parents=True, exist_ok=True)
+    if args.build_only:
+        build_archive(big_dir, args.entries)
+        small_dir = workdir / f"n{args.reference_entries}"
+        small_dir.mkdir(parents=True, exist_ok=True)
+        small = build_archive(small_dir, args.reference_entries)
+        export_jsonl(small, small_dir / "structures.jsonl")
+        return
     if not args.skip_bigmax:
         results["bigmax"] = run_bigmax(build_archive(big_dir, args.entries), big_dir, args, "big")
     if args.reference_python:
