@@ -194,14 +194,14 @@ def structures_from_extxyz(
     from ase.io import iread
 
     path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"{path}: no such file")
     frames = []
     try:
         for i, atoms in enumerate(iread(str(path), index=":", format="extxyz")):
             atoms.info["source"] = f"{path.name} frame {i}"
             frames.append(atoms)
-    except OSError as err:
-        raise StructureError(f"{path}: cannot read: {err.strerror or err}") from None
-    except Exception as err:  # ASE raises anything on a malformed file
+    except Exception as err:  # ASE raises anything (XYZError is an OSError) on a bad file
         where = f"{path.name} frame {len(frames)}"
         raise StructureError(f"{where}: not valid extended XYZ: {err}") from None
     if not frames:
