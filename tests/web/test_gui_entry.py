@@ -110,9 +110,9 @@ def test_plot_explorer_scatter_hover_click_and_histogram(gui, live):
         }
     )
     assert both > 5
-    expect(page.locator("#scatter")).to_have_attribute("data-points", str(min(both, 3000)))
+    expect(page.locator("#scatter")).to_have_attribute("data-points", str(min(both, 1000)))
     points = page.locator("#scatter .scatterlayer .point")
-    expect(points).to_have_count(min(both, 3000))
+    expect(points).to_have_count(min(both, 1000))
     expect(page.locator("#histogram .bars .point")).not_to_have_count(0)
     gui.screenshot("plot")
     box = points.first.bounding_box()

@@ -16,7 +16,7 @@ const view = {
   x: pick("x", "band_gap"),
   y: pick("y", "formation_energy_per_atom"),
   c: params.get("c") === "" ? "" : pick("c", "n_elements"),
-  n: [1000, 3000, 10000].includes(Number(params.get("n"))) ? Number(params.get("n")) : 3000,
+  n: [1000, 3000, 10000].includes(Number(params.get("n"))) ? Number(params.get("n")) : 1000,
   hp: pick("hp", "band_gap"),
   hb: [20, 40, 80].includes(Number(params.get("hb"))) ? Number(params.get("hb")) : 40,
 };
@@ -67,6 +67,7 @@ async function scatter() {
     required: ["entry_id", "formula_reduced", ...fields],
   });
   const rows = res.data;
+  performance.mark("bmx:scatter-data");
   $("#scatter-note").textContent = res.total > rows.length
     ? `${rows.length.toLocaleString("en")} of ${res.total.toLocaleString("en")} points`
     : `${rows.length.toLocaleString("en")} points`;
@@ -80,7 +81,7 @@ async function scatter() {
     hovertemplate: `<b>%{text}</b><br>${axisTitle(view.x)}: %{x}<br>${axisTitle(view.y)}: %{y}` +
       (view.c ? `<br>${axisTitle(view.c)}: %{marker.color}` : "") + "<extra></extra>",
     marker: {
-      size: 7, opacity: 0.85, line: { width: 0.5, color: "#ffffff" },
+      size: 7, opacity: 0.85, line: { width: rows.length > 1000 ? 0 : 0.5, color: "#ffffff" },
       color: colour || "#2f6fbd",
       colorscale: "Viridis",
       showscale: !!view.c,
@@ -96,6 +97,7 @@ async function scatter() {
   };
   const el = $("#scatter");
   await Plotly.react(el, [trace], layout, { responsive: true, displaylogo: false });
+  performance.mark("bmx:scatter-drawn");
   if (!el.dataset.bound) {
     el.dataset.bound = "1";
     el.on("plotly_click", (ev) => {
@@ -114,6 +116,7 @@ async function histogram() {
     aggregations: { h: { histogram: { quantity: view.hp, buckets: view.hb } } },
   });
   const hist = res.aggregations.h.histogram;
+  performance.mark("bmx:hist-data");
   const width = hist.interval || 0;
   const data = hist.data || [];
   $("#hist-note").textContent = `${data.reduce((s, b) => s + b.count, 0).toLocaleString("en")}` +
@@ -132,6 +135,7 @@ async function histogram() {
     yaxis: { title: { text: "entries" }, gridcolor: "#e6eaf0" },
     plot_bgcolor: "#ffffff", paper_bgcolor: "#ffffff",
   }, { responsive: true, displaylogo: false });
+  performance.mark("bmx:hist-drawn");
 }
 
 function selectOf(id, key, withNone = false) {
@@ -146,15 +150,13 @@ function selectOf(id, key, withNone = false) {
   });
 }
 
-async function draw(which = "both") {
-  try {
-    const jobs = [];
-    if (which !== "hist") jobs.push(scatter());
-    if (which !== "scatter") jobs.push(histogram());
-    await Promise.all(jobs);
-  } catch (err) {
-    toast(`The plot failed: ${err.message}`, "error");
-  }
+const failed = (err) => toast(`The plot failed: ${err.message}`, "error");
+
+/** Draw the scatter and/or the histogram; resolves with [scatter, histogram] promises. */
+function draw(which = "both") {
+  const sc = which !== "hist" ? scatter().catch(failed) : null;
+  const hi = which !== "scatter" ? histogram().catch(failed) : null;
+  return [sc, hi];
 }
 
 async function start() {
@@ -182,8 +184,13 @@ async function start() {
   window.addEventListener("bmx:units", () => draw());
   filters();
   syncURL();
-  await draw();
-  markInteractive();
+  document.body.dataset.pending = "1";
+  const [sc, hi] = draw();
+  await sc;
+  markInteractive(); // the scatter answers hover and clicks; the histogram follows
+  await hi;
+  performance.mark("bmx:complete");
+  delete document.body.dataset.pending;
 }
 
 start();
