@@ -160,3 +160,16 @@ def test_learning_curve_and_plots(data, tmp_path):
     assert (tmp_path / "parity.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="train_sizes"):
         learning_curve_data(KernelRidgeRegressor(), X, y, (1000,), cv=4)
+
+
+def test_cholesky_and_eigen_paths_agree(data):
+    """Few alphas: one Cholesky per alpha; many: one eigendecomposition per fold."""
+    from bigmax.analytics.kernels import cv_predictions_by_alpha, kernel_matrix, pairwise_distances
+
+    X, y = data
+    k = kernel_matrix(pairwise_distances(X), 0.3)
+    folds = list(KFold(4, shuffle=True, random_state=1).split(X))
+    alphas = np.logspace(-6, 0, 13)
+    many = cv_predictions_by_alpha(k, y, folds, alphas)
+    few = np.vstack([cv_predictions_by_alpha(k, y, folds, [a]) for a in alphas[::4]])
+    np.testing.assert_allclose(many[::4], few, atol=1e-7)
