@@ -274,6 +274,10 @@ def queries_for(db: Path) -> tuple[dict[str, str], str]:
 
 
 def measured(url: str, args, workdir: Path, body: dict | None = None) -> dict:
+    """A wrk run after ``--warmup`` unmeasured seconds (every server process meets the query
+    once and fills its caches; a server that just started pays that once per query)."""
+    if args.warmup:
+        run_wrk(url, args.warmup, args.connections, workdir, body, args.timeout)
     before = loadavg()
     out = run_wrk(url, args.duration, args.connections, workdir, body, args.timeout)
     out["load_before"], out["load_after"] = round(before, 2), round(loadavg(), 2)
@@ -434,6 +438,7 @@ def main(argv=None) -> None:
     ap.add_argument("--duration", type=int, default=60, help="seconds per query")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--timeout", type=int, default=30, help="wrk: seconds before a timeout")
+    ap.add_argument("--warmup", type=int, default=5, help="unmeasured seconds before each run")
     ap.add_argument("--workers", type=int, default=2, help="server processes (both servers)")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the archives here")
     ap.add_argument(
@@ -457,6 +462,7 @@ def main(argv=None) -> None:
         "duration_s": args.duration,
         "connections": args.connections,
         "workers": args.workers,
+        "warmup_s": args.warmup,
         "nproc": os.cpu_count(),
         "server_cpus": args.server_cpus,
         "client_cpus": args.client_cpus,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 #: Seconds a count is kept; BIGMAX_COUNT_CACHE_TTL overrides it, 0 turns the cache off.
 DEFAULT_TTL = 60.0
@@ -45,6 +45,7 @@ class CountCache:
         self.size = size
         self._data: dict[Hashable, tuple[float, int]] = {}
         self._lock = threading.Lock()
+        self._pending: dict[Hashable, threading.Event] = {}
 
     def get(self, key: Hashable) -> int | None:
         if self.ttl <= 0:
@@ -53,6 +54,33 @@ class CountCache:
         if hit is None or hit[0] < time.monotonic():
             return None
         return hit[1]
+
+    def compute(self, key: Hashable, count: Callable[[], int]) -> int:
+        """The count for ``key``: cached, or ``count()``. Requests that miss the same key at
+        once wait for the first one's count instead of each running it (a server that starts
+        under load would otherwise run one count per waiting request)."""
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            running = self._pending.get(key)
+            if running is None:
+                running = self._pending[key] = threading.Event()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            running.wait(timeout=120)
+            hit = self.get(key)
+            return hit if hit is not None else count()
+        try:
+            value = count()
+            self.put(key, value)
+            return value
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+            running.set()
 
     def put(self, key: Hashable, value: int) -> None:
         if self.ttl <= 0:

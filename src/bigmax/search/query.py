@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Column, Connection, Engine, func, literal_column, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement, visitors
+from sqlalchemy.sql import ColumnElement, operators, visitors
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, Grouping
 
 from bigmax.archive.db import ArchiveRow, EntryRow
 from bigmax.search.aggregations import AggregationRequest, run_aggregations
@@ -356,7 +357,9 @@ def search(
             n_all = None
             if counts is not None and count_key and count is not None:
                 n_all = _cached(counts, (count_key[0], "rows"), lambda: _row_estimate(conn))
-            plan = _page_plan(conn, order_field, count, page_size, n_all)
+            plan = _page_plan(
+                conn, order_field, count, page_size, n_all, indexed_lookup(where)
+            )
             if cheap_only and plan != "ordered_scan" and (count or 0) > CHEAP_MATCHES:
                 raise WouldBlock("the page sorts many matches")
             cols = [EntryRow.pk, order_field.column, *(f.column for _, f in out_fields)]
@@ -398,20 +401,59 @@ def search(
 
 def _cached(counts: CountCache | None, key: tuple | None, compute) -> int:
     """``compute()`` (an int, or a result whose scalar is one), kept in ``counts`` by ``key``."""
-    if counts is not None and key is not None:
-        hit = counts.get(key)
-        if hit is not None:
-            return hit
-    value = compute()
-    if not isinstance(value, int):
-        value = value.scalar() or 0
-    if counts is not None and key is not None:
-        counts.put(key, value)
-    return value
+
+    def count() -> int:
+        value = compute()
+        return value if isinstance(value, int) else value.scalar() or 0
+
+    if counts is None or key is None:
+        return count()
+    return counts.compute(key, count)
 
 
 #: Walk the order index (testing each row) when that reads at most this many rows.
 _ORDERED_SCAN_ROWS = 20_000
+
+#: Leading columns of the entries indexes that pick a slice of the table (``state`` does not:
+#: nearly every entry succeeds; ``upload_id`` is kept off by the access scope on purpose).
+_SLICING = frozenset(
+    {
+        "pk",
+        "entry_id",
+        "formula_reduced",
+        "space_group_number",
+        "band_gap",
+        "formation_energy_per_atom",
+    }
+)
+_RANGE = frozenset(
+    {operators.eq, operators.lt, operators.le, operators.gt, operators.ge, operators.in_op}
+)
+_INDEXED: dict[Any, bool] = {}
+
+
+def indexed_lookup(where: ColumnElement[bool]) -> bool:
+    """Whether ``where`` ANDs in a term an index answers (``formula_reduced = 'O2'``,
+    ``band_gap > x``): then the matches are found without reading the rest of the table.
+    Cached by condition object (conditions are cached by what builds them)."""
+    hit = _INDEXED.get(where)
+    if hit is None:
+        hit = _INDEXED[where] = _has_slicing_term(where)
+        if len(_INDEXED) >= _COMPILED_SIZE:
+            _INDEXED.clear()
+    return hit
+
+
+def _has_slicing_term(clause: Any) -> bool:
+    while isinstance(clause, Grouping):
+        clause = clause.element
+    if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
+        return any(_has_slicing_term(c) for c in clause.clauses)
+    if isinstance(clause, BinaryExpression) and clause.operator in _RANGE:
+        left = clause.left
+        table = getattr(left, "table", None)
+        return table is EntryRow.__table__ and getattr(left, "name", None) in _SLICING
+    return False
 
 
 def _order_indexed(f: SearchField) -> bool:
@@ -424,7 +466,12 @@ def _order_indexed(f: SearchField) -> bool:
 
 
 def _page_plan(
-    conn: Connection, f: SearchField, count: int | None, page_size: int, n_all: int | None = None
+    conn: Connection,
+    f: SearchField,
+    count: int | None,
+    page_size: int,
+    n_all: int | None = None,
+    indexed: bool = False,
 ) -> str:
     """How to fetch a page, chosen from the count we already have.
 
@@ -433,7 +480,9 @@ def _page_plan(
     from the WHERE's indexes first and sort only those. SQLite's planner always prefers the
     second ("ordered_scan" overrides it); PostgreSQL cannot estimate the element masks and
     always prefers the first ("matches_first" overrides it). ``n_all`` is the number of
-    entries when the caller has it cached.
+    entries when the caller has it cached. With ``indexed`` (``indexed_lookup``) and at most
+    CHEAP_MATCHES matches, SQLite collects them from that index and sorts them: a walk
+    would read page_size * N / count rows (12,000 for 178 matches in 10^5: 26 ms, not 0.5).
     """
     if count is None or not _order_indexed(f):
         return "default"
@@ -441,6 +490,8 @@ def _page_plan(
         n_all = _row_estimate(conn)
     common = (page_size + 1) * n_all <= _ORDERED_SCAN_ROWS * count
     if conn.dialect.name == "sqlite":
+        if indexed and count <= CHEAP_MATCHES:
+            return "default"
         return "ordered_scan" if common else "default"
     if conn.dialect.name == "postgresql":
         return "default" if common else "matches_first"

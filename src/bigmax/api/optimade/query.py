@@ -39,7 +39,12 @@ from bigmax.search.optimade_properties import (
     structure_attributes_json,
 )
 from bigmax.search.pagination import decode_cursor, encode_cursor
-from bigmax.search.query import _page_plan, _row_estimate, _without_index_ranges
+from bigmax.search.query import (
+    _page_plan,
+    _row_estimate,
+    _without_index_ranges,
+    indexed_lookup,
+)
 
 DEFAULT_PAGE_LIMIT = 20
 MAX_PAGE_LIMIT = 1000
@@ -136,16 +141,19 @@ def parse_sort(raw: str | None) -> list[tuple[SearchField, bool]]:
     return out
 
 
-def _order_by(sort: list[tuple[SearchField, bool]]) -> list[Any]:
+def _order_by(sort: list[tuple[SearchField, bool]], cols=None, pk=None) -> list[Any]:
+    """ORDER BY terms for ``sort``, on the entries columns or on ``cols`` and ``pk`` (the same
+    values, selected by a subquery)."""
+    cols = [f.column for f, _ in sort] if cols is None else cols
+    pk = EntryRow.pk if pk is None else pk
     terms: list[Any] = []
-    for f, desc in sort:
-        col = f.column
+    for (f, desc), col in zip(sort, cols, strict=True):
         if f.nullable:
             terms.append(col.desc().nulls_last() if desc else col.asc().nulls_last())
         else:
             terms.append(col.desc() if desc else col.asc())
     if not (len(sort) == 1 and sort[0][0].unique):
-        terms.append(EntryRow.pk.desc() if sort[-1][1] else EntryRow.pk.asc())
+        terms.append(pk.desc() if sort[-1][1] else pk.asc())
     return terms
 
 
@@ -255,13 +263,18 @@ def _count(conn: Connection, cache: CountCache, key: tuple, where, cheap_only: b
         return cached
     if cheap_only:
         raise WouldBlock("the count is not cached")
-    n = conn.execute(select(func.count()).select_from(EntryRow).where(where())).scalar() or 0
-    cache.put(key, n)
-    return n
+    stmt = lambda: select(func.count()).select_from(EntryRow).where(where())  # noqa: E731
+    return cache.compute(key, lambda: conn.execute(stmt()).scalar() or 0)
 
 
 def _walk_order_index(
-    conn: Connection, cache: CountCache, generation: int, f: SearchField, count: int, limit: int
+    conn: Connection,
+    cache: CountCache,
+    generation: int,
+    f: SearchField,
+    count: int,
+    limit: int,
+    indexed: bool,
 ) -> bool:
     """True when walking the sort field's index (testing each row) beats collecting all
     matches and sorting them: when matches are common. Only SQLite needs the hint; the
@@ -271,7 +284,7 @@ def _walk_order_index(
     if n_all is None:
         n_all = _row_estimate(conn)
         cache.put(key, n_all)
-    return _page_plan(conn, f, count, limit, n_all) == "ordered_scan"
+    return _page_plan(conn, f, count, limit, n_all, indexed) == "ordered_scan"
 
 
 class _Statements:
@@ -398,8 +411,9 @@ def list_structures(
         rows: list[Any] = []
         more = returned > (offset or 0)
         if limit and returned:
+            indexed = clause is not None and indexed_lookup(clause)
             walk = single is not None and _walk_order_index(
-                conn, cache, generation, single[0], returned, limit
+                conn, cache, generation, single[0], returned, limit, indexed
             )
             if cheap_only and (not walk and returned > CHEAP_MATCHES or (offset or 0) > 1000):
                 raise WouldBlock("the page sorts or skips many matches")
@@ -415,19 +429,27 @@ def list_structures(
                     page_where = and_(page_where, _after(single[0], single[1], *cursor))
                 if walk:
                     page_where = _without_index_ranges(page_where, single[0])
-                stmt = (
+                keys = [f"sort_{i}" for i in range(len(sort))]
+                inner = (
                     select(
                         EntryRow.pk,
                         EntryRow.entry_id,
-                        OptimadeRow.attributes,
-                        *(f.column.label(f"sort_{i}") for i, (f, _) in enumerate(sort)),
+                        *(f.column.label(k) for (f, _), k in zip(sort, keys, strict=True)),
                     )
-                    .outerjoin(OptimadeRow, OptimadeRow.entry_pk == EntryRow.pk)
                     .where(page_where)
                     .order_by(*_order_by(sort))
                     .limit(limit + 1)
                 )
-                return stmt.offset(offset) if offset else stmt
+                if offset:
+                    inner = inner.offset(offset)
+                # the page first, then its attributes: joined before the sort, every match's
+                # attributes (kilobytes each) would be read and carried through it
+                page = inner.subquery("page")
+                return (
+                    select(page.c.pk, page.c.entry_id, OptimadeRow.attributes, *page.c[2:])
+                    .outerjoin(OptimadeRow, OptimadeRow.entry_pk == page.c.pk)
+                    .order_by(*_order_by(sort, [page.c[k] for k in keys], page.c.pk))
+                )
 
             if cursor is not None:
                 stmt = build()  # the cursor's values are part of the statement
