@@ -273,15 +273,22 @@ def _median_gstar(w, csum, k, c, d):
 
 @nb.njit(nogil=True, cache=True)
 def _std_gstar(w, csum, csq, k, sigma):
-    """Best 1 - sigma_window / sigma over windows of exactly k sorted values (min variance)."""
+    """Best 1 - sigma_window / sigma over windows of exactly k sorted values (min variance).
+
+    Variances come from prefix sums, so each is lowered by a bound on their rounding error:
+    the square root would otherwise magnify it, and the estimate must not fall below an exact
+    subgroup value.
+    """
+    n = len(w)
     best_var = np.inf
-    for lft in range(len(w) - k + 1):
+    for lft in range(n - k + 1):
         r = lft + k
         s = csum[r] - csum[lft]
         var = (csq[r] - csq[lft]) / k - (s / k) ** 2
         if var < best_var:
             best_var = var
-    return 1.0 - np.sqrt(max(best_var, 0.0)) / sigma
+    tol = 8.0 * (n + 2) * 2.220446049250313e-16 * csq[n] * (1.0 + n / k) / k
+    return 1.0 - np.sqrt(max(best_var - tol, 0.0)) / sigma
 
 
 @nb.njit(nogil=True, cache=True)
@@ -632,3 +639,56 @@ def cjs_oe(pos, offsets, dy, p0, p1, n_pop, gamma, kmin, norm, quick, threshold)
             stg.append(gm)
         out[j] = max(best, skipped)
     return out
+
+
+# -- bounds by size: any subset of a node, of at most k members ------------------------------
+
+
+@nb.njit(nogil=True, cache=True)
+def _grid(kmin, kmax, step, ratio):
+    """Sizes kmin, ..., kmax (kmax included), growing by ``ratio``, all = kmin mod step."""
+    out = [kmin]
+    k = kmin
+    while k < kmax:
+        nxt = int(k * ratio)
+        nxt = max(nxt, k + step)
+        nxt -= (nxt - kmin) % step
+        if nxt <= k:
+            nxt = k + step
+        if nxt >= kmax:
+            break
+        out.append(nxt)
+        k = nxt
+    if kmax > kmin and (kmax - kmin) % step == 0:
+        out.append(kmax)
+    return out
+
+
+@nb.njit(nogil=True, cache=True)
+def size_table(kind, w, csum, csq, kmin, kmax, step, n_pop, gamma, p1, p2, ratio, out):
+    """For sizes k = kmin (mod step) up to kmax: out[k] >= (k/N)^gamma g*(k) (kinds as
+    ``_gstar``), from g* on a geometric grid of sizes (g* does not grow with size)."""
+    if kmin > kmax:
+        return
+    grid = _grid(kmin, kmax, step, ratio)
+    for j in range(len(grid)):
+        g0 = grid[j]
+        g1 = grid[j + 1] if j + 1 < len(grid) else g0 + step
+        gs = _gstar(kind, w, csum, csq, g0, p1, p2)
+        for k in range(g0, min(g1, kmax + 1), step):
+            out[k] = max((g0 / n_pop) ** gamma, (k / n_pop) ** gamma) * gs
+
+
+@nb.njit(nogil=True, cache=True)
+def cjs_size_table(pos, dy, p0, p1, n_pop, gamma, kmin, norm, ratio, out):
+    """out[k] >= (k/N)^gamma CJS(R)/norm for every subset R of size k of the node ``pos``."""
+    m = len(pos)
+    if kmin > m:
+        return
+    grid = _grid(kmin, m, 1, ratio)
+    for j in range(len(grid)):
+        g0 = grid[j]
+        g1 = grid[j + 1] if j + 1 < len(grid) else g0 + 1
+        gs = _cjs_bound(pos, 0, m, dy, p0, p1, n_pop, g0) / norm
+        for k in range(g0, min(g1, m + 1)):
+            out[k] = max((g0 / n_pop) ** gamma, (k / n_pop) ** gamma) * gs
