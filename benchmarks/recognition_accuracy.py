@@ -6,6 +6,11 @@ zincblende GaAs, wurtzite ZnO, cubic perovskite SrTiO3, 96-320 atoms. Noise as i
 displacements sigma = delta x d_NN (0-10 %) and random vacancies (0-30 %), and both together.
 A prediction is right when it names the structure's prototype among ARISE's 108 classes (the
 perovskite may be either of ARISE's two cubic perovskites, 3_cubic and 3_halides_cubic).
+"ours" is the answer, with "unknown" (uncertainty above the calibrated threshold) counted
+wrong; "ours (label)" is the most probable class (forced choice). Symmetry finders answer
+"unknown" when no prototype has their signature; that is counted wrong too. PTM (OVITO, if
+importable) is scored on the four lattices it knows (fcc, bcc, hcp, diamond) by majority over
+the atoms it identifies.
 
 Then ARISE's own test: all 108 prototypes, noisy copies of their supercells.
 
@@ -119,12 +124,16 @@ def main() -> None:
     protos = load_prototypes()
     ideal = [p.atoms for p in protos]
     labels = [p.label for p in protos]
+    # ARISE's two perovskites are slightly distorted (P4mm and R3m at 0.1 A), so a symmetry
+    # finder would never match a cubic one to them: the baselines get an ideal cubic
+    # perovskite as an extra reference. Our classifier does not: it learns from ARISE's only.
+    ref, ref_labels = [*ideal, perovskite()], [*labels, "3_cubic"]
     methods = {
         "ours": model,
-        "spglib 0.1 A": SymmetryBaseline("spglib", 0.1, 5.0).fit(ideal, labels),
-        "spglib 1e-4 A": SymmetryBaseline("spglib", 1e-4, 1.0).fit(ideal, labels),
-        "moyopy 0.1 A": SymmetryBaseline("moyopy", 0.1, 5.0).fit(ideal, labels),
-        "moyopy 0.2 A": SymmetryBaseline("moyopy", 0.2, 5.0).fit(ideal, labels),
+        "spglib 0.1 A": SymmetryBaseline("spglib", 0.1, 5.0).fit(ref, ref_labels),
+        "spglib 1e-4 A": SymmetryBaseline("spglib", 1e-4, 1.0).fit(ref, ref_labels),
+        "moyopy 0.1 A": SymmetryBaseline("moyopy", 0.1, 5.0).fit(ref, ref_labels),
+        "moyopy 0.2 A": SymmetryBaseline("moyopy", 0.2, 5.0).fit(ref, ref_labels),
     }
     crystals = test_crystals()
     rows = []
@@ -139,7 +148,11 @@ def main() -> None:
         for mname, m in methods.items():
             t = time.perf_counter()
             if mname == "ours":
-                answers = model.recognize(structures).answer.to_numpy()
+                res = model.recognize(structures)
+                answers = res.answer.to_numpy()
+                row["ours (label)"] = 100 * np.mean(
+                    [a in ACCEPT[n] for a, n in zip(res.label, truth, strict=True)])
+                row["ours unknown %"] = 100 * res.unknown.mean()
             else:
                 answers = m.predict(structures)
             row[mname] = 100 * np.mean([a in ACCEPT[n] for a, n in zip(answers, truth,
@@ -154,7 +167,8 @@ def main() -> None:
                                                                           strict=True) if o])
         rows.append(row)
         print(f"{name_level:28s} " + "  ".join(
-            f"{m}: {row[m]:5.1f}" for m in methods if m in row), flush=True)
+            f"{m}: {row[m]:5.1f}" for m in ["ours (label)", *methods, "PTM (OVITO)"]
+            if m in row), flush=True)
     table = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     table.to_csv(OUT / "recognition_accuracy.csv", index=False)
@@ -175,7 +189,7 @@ def main() -> None:
         res = model.recognize(structures)
         right = res.label.to_numpy() == np.asarray(truth)
         spg = methods["spglib 0.1 A"].predict(structures) == np.asarray(truth)
-        rows108.append({"displacement": d, "vacancies": v, "n": len(truth),
+        rows108.append({"displacement %": 100 * d, "vacancies %": 100 * v, "n": len(truth),
                         "ours (label)": 100 * right.mean(),
                         "ours (answer, unknown = wrong)": 100 * np.mean(
                             res.answer.to_numpy() == np.asarray(truth)),
@@ -186,7 +200,7 @@ def main() -> None:
     table108 = pd.DataFrame(rows108)
     table108.to_csv(OUT / "recognition_accuracy_108.csv", index=False)
 
-    cols = ["ours", *[m for m in methods if m != "ours"]]
+    cols = ["ours", "ours (label)", *[m for m in methods if m != "ours"]]
     if "PTM (OVITO)" in table:
         cols.append("PTM (OVITO)")
     print(f"\n8 crystals, % right (n per row = {8 * args.trials})")
@@ -194,12 +208,12 @@ def main() -> None:
     print("\n108 ARISE classes, % right")
     print(markdown(table108))
     target = table[(table.displacement <= 0.04) & (table.vacancies <= 0.20)]
-    worst = target["ours"].min()
     spg = target["spglib 0.1 A"].mean()
-    print(f"\nheadline: worst accuracy up to 4 % displacement and 20 % vacancies: ours "
-          f"{worst:.1f} % (goal >= 99 %); mean over those levels ours "
-          f"{target['ours'].mean():.1f} % vs spglib {spg:.1f} % "
-          f"(ratio {target['ours'].mean() / max(spg, 1e-9):.2f}x)")
+    print(f"\nheadline, levels up to 4 % displacement and 20 % vacancies (goal >= 99 %): "
+          f"ours worst {target['ours (label)'].min():.1f} % (label), "
+          f"{target['ours'].min():.1f} % (answer, unknown counted wrong); mean ours "
+          f"{target['ours'].mean():.1f} % vs spglib 0.1 A {spg:.1f} % "
+          f"(ratio {target['ours'].mean() / max(spg, 1e-9):.1f}x)")
     plot(table, cols)
     print(f"total {time.perf_counter() - t0:.0f} s")
 
@@ -237,6 +251,7 @@ def plot(table: pd.DataFrame, cols: list[str]) -> None:
         ax.set_ylim(-3, 103)
         ax.axhline(99, color="grey", lw=0.6, ls="--")
     axes[0].set_xscale("symlog", linthresh=0.1)
+    axes[0].set_xlim(0, 11)
     axes[0].legend(fontsize=8)
     fig.suptitle("8 crystals (fcc, bcc, hcp, diamond, rocksalt, zincblende, wurtzite, "
                  "perovskite) among 108 classes")

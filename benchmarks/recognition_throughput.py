@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from ase import Atoms
 from ase.io import read
 from scipy.spatial import cKDTree
 
@@ -28,6 +29,14 @@ from bigmax.analytics.recognition.descriptor import nearest_neighbour_distances
 ROOT = Path(__file__).resolve().parents[1]
 FIG2 = ROOT.parent / "shared" / "data" / "structures" / "arise" / "Fig_2"
 IMG = ROOT / "docs" / "img"
+
+
+def read_plain_xyz(path: Path) -> Atoms:
+    """The distorted file's header declares a Z column its lines do not have; read it plainly."""
+    lines = path.read_text().splitlines()[2:]
+    symbols = [ln.split()[0] for ln in lines if ln.strip()]
+    pos = np.array([[float(v) for v in ln.split()[1:4]] for ln in lines if ln.strip()])
+    return Atoms(symbols, positions=pos)
 
 
 def reference_grains(atoms) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +118,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pristine = read(FIG2 / "Fig_2_four_grains_elemental_solid.xyz")
-        distorted = read(FIG2 / "Fig_2_four_grains_elemental_solid_distorted.xyz")
+        distorted = read_plain_xyz(FIG2 / "Fig_2_four_grains_elemental_solid_distorted.xyz")
     print(f"load average before: {os.getloadavg()}, nproc {os.cpu_count()}")
     for name, atoms in [("pristine", pristine), ("distorted", distorted)]:
         t = time.perf_counter()
