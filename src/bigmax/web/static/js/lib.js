@@ -175,6 +175,7 @@ export const auth = {
   forget() {
     localStorage.removeItem(TOKEN_KEY);
     localStorage.removeItem(USER_KEY);
+    localStorage.removeItem("bigmax.bounds"); // the search page's slider ends
   },
 };
 

@@ -530,11 +530,30 @@ function showFacet(field, agg) {
   }
 }
 
-async function loadBounds() {
+const BOUNDS_KEY = "bigmax.bounds";
+const BOUNDS_TTL_MS = 10 * 60 * 1000;
+
+/** The sliders' ends over everything the viewer may see. They only set each slider's scale
+ * (a slider at its end is an open bound), so they are kept for ten minutes per viewer: most
+ * of them are full scans of unindexed columns. */
+async function fetchBounds() {
+  const who = auth.user()?.username || "";
+  try {
+    const kept = JSON.parse(localStorage.getItem(BOUNDS_KEY) || "null");
+    if (kept && kept.who === who && Date.now() - kept.at < BOUNDS_TTL_MS) return kept.res;
+  } catch {
+    // unreadable: ask again
+  }
   const res = await api.query({
     pagination: { page_size: 0 }, total: false,
     aggregations: Object.fromEntries(RANGE_FIELDS.map((f) => [f, { min_max: { quantity: f } }])),
   });
+  localStorage.setItem(BOUNDS_KEY, JSON.stringify({ who, at: Date.now(), res }));
+  return res;
+}
+
+async function loadBounds() {
+  const res = await fetchBounds();
   bounds = {};
   const box = $("#range-facets");
   for (const f of RANGE_FIELDS) {

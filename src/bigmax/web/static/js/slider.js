@@ -31,7 +31,7 @@ export class RangeFacet {
       id: `${id}-${which}`,
       on: {
         input: () => this.dragged(which),
-        change: () => this.commit(),
+        change: () => this.commit(which),
       },
     });
     this.lo = mk("lo");
@@ -73,15 +73,24 @@ export class RangeFacet {
       this.lo.value = a;
       this.hi.value = b;
     }
-    this.loN.value = num(this.at(a));
-    this.hiN.value = num(this.at(b));
+    if (which === "lo" || a === b) this.loN.value = num(this.at(a));
+    if (which === "hi" || a === b) this.hiN.value = num(this.at(b));
     this.paint(a, b);
   }
 
-  commit() {
-    const a = Number(this.lo.value);
-    const b = Number(this.hi.value);
-    this.set([a <= 0 ? null : this.at(a), b >= STEPS ? null : this.at(b)], true);
+  /** A released thumb: that side takes the thumb's value, the other side keeps its own. */
+  commit(which) {
+    const value = [...this.value];
+    if (which === "lo") {
+      const a = Number(this.lo.value);
+      value[0] = a <= 0 ? null : this.at(a);
+      if (value[1] !== null && value[0] !== null && value[0] > value[1]) value[1] = value[0];
+    } else {
+      const b = Number(this.hi.value);
+      value[1] = b >= STEPS ? null : this.at(b);
+      if (value[0] !== null && value[1] !== null && value[1] < value[0]) value[0] = value[1];
+    }
+    this.set(value, true);
   }
 
   /** A typed bound; the other side keeps its value (the boxes show rounded numbers). */
