@@ -75,12 +75,6 @@ def test_estimate_bounds_every_refinement(values, data, name, min_count, ties):
         # std reduction guards its prefix-sum variances against rounding (then takes a
         # square root), so it is tight to about 1e-4 only
         assert oe == pytest.approx(best, rel=1e-9, abs=1e-4 if "std" in name else 1e-12)
-    # the bound by size: no subset of k members beats B[k]; B never falls as k grows
-    bound = q.refinement_bound(y[members], np.asarray(members, dtype=np.int32))
-    assert len(bound) == len(members) + 1 and np.all(bound[1:] >= bound[:-1])
-    quality = q(sub, q.pop_)
-    sizes = sub.count
-    assert np.all(quality <= bound[sizes] + 1e-9 * np.maximum(1.0, np.abs(quality)))
     # a threshold may loosen the estimate, never make it invalid
     for thr in (best * 0.5, best, best * 2 + 1):
         assert float(q.optimistic_estimate(node, q.pop_, threshold=thr)[0]) >= best - 1e-9

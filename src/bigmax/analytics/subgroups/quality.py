@@ -150,14 +150,7 @@ class Quality:
 
     # A subclass may define:
     # def optimistic_estimate(self, sg, pop, threshold=-np.inf) -> np.ndarray
-    #     per subgroup, an upper bound on the quality of every subset of it;
-    # def refinement_bound(self, values, positions) -> np.ndarray
-    #     for one node (its sorted targets and their positions), B with B[k] >= the quality
-    #     of every subset of at most k members, non-decreasing in k (length len(values)+1).
-    #     The search then drops a child of size k, and all below it, when B[k] is too low,
-    #     before computing anything else about it.
-
-    _RATIO = 1.25  # grid ratio of the size bounds
+    # returning per subgroup an upper bound on the quality of every subset of it.
 
     def linear_weights(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Per-sample weights (w_q, w_oe) if quality = sum of w_q and estimate = sum of w_oe.
@@ -211,13 +204,6 @@ class MeanShift(Quality):
             sg.flat_values, sg.offsets, sg.n_population, self.mu_, float(self.a),
             self.min_count_, self.sign_,
         )
-
-    def refinement_bound(self, values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        w = np.sort(self.sign_ * (values - self.mu_))[::-1]
-        k = np.arange(1, len(w) + 1)
-        f = (k / self.pop_.n_population) ** self.a * np.cumsum(w) / k
-        f[: self.min_count_ - 1] = -np.inf
-        return np.concatenate([[-np.inf], np.maximum.accumulate(f)])
 
     def linear_weights(self) -> tuple[np.ndarray, np.ndarray] | None:
         if self.a != 1.0:
@@ -282,19 +268,6 @@ class DispersionCorrectedMedianShift(Quality):
             float(self.gamma), self.min_count_, self.sign_, float(threshold),
         )
 
-    def refinement_bound(self, values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        w = values if self.sign_ > 0 else -values[::-1]
-        c = self.med_ if self.sign_ > 0 else -self.med_
-        csum = np.concatenate([[0.0], np.cumsum(w)])
-        m = len(w)
-        out = np.full(m + 1, -np.inf)
-        for parity in (0, 1):
-            k0 = self.min_count_ + ((parity - self.min_count_) % 2)
-            k1 = m if m % 2 == parity else m - 1
-            K.size_table(0, w, csum, csum, k0, k1, 2, self.pop_.n_population,
-                         float(self.gamma), c, self.amd_, self._RATIO, out)
-        return np.maximum.accumulate(out)
-
 
 class StdReduction(Quality):
     """(|Q|/|P|)^gamma (1 - sigma_Q/sigma_P): large groups with a narrow target distribution.
@@ -324,16 +297,6 @@ class StdReduction(Quality):
             sg.flat_values, sg.offsets, sg.n_population, self.sigma_, float(self.gamma),
             self.min_count_, float(threshold),
         )
-
-    def refinement_bound(self, values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        m = len(values)
-        x = values - (values[m // 2] if m else 0.0)
-        csum = np.concatenate([[0.0], np.cumsum(x)])
-        csq = np.concatenate([[0.0], np.cumsum(x * x)])
-        out = np.full(m + 1, -np.inf)
-        K.size_table(1, values, csum, csq, self.min_count_, m, 1, self.pop_.n_population,
-                     float(self.gamma), self.sigma_, 0.0, self._RATIO, out)
-        return np.maximum.accumulate(out)
 
 
 class CumulativeJS(Quality):
@@ -394,12 +357,6 @@ class CumulativeJS(Quality):
             self.min_count_, self.norm_, self._quick(sg), float(threshold),
         )
 
-    def refinement_bound(self, values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        dy, _, p0, p1, _ = self.tables_
-        out = np.full(len(positions) + 1, -np.inf)
-        K.cjs_size_table(np.ascontiguousarray(positions), dy, p0, p1, self.pop_.n_population,
-                         float(self.gamma), self.min_count_, self.norm_, self._RATIO, out)
-        return np.maximum.accumulate(out)
 
 
 def _subset(sg: SubgroupStats, idx: np.ndarray) -> SubgroupStats:

@@ -227,15 +227,6 @@ def _expand(
     """
     counts = K.child_counts(problem.bits, parent, cands)
     keep = counts >= problem.min_count
-    bound = getattr(problem.quality, "refinement_bound", None)
-    if bound is not None and topk is not None and topk.threshold > -np.inf and keep.any():
-        # children (and everything below them) that no subset of their size could lift
-        if parent_count >= len(problem.y):
-            pos = np.arange(len(problem.y), dtype=np.int32)
-        else:
-            pos, _ = K.words_positions(parent[None, :], np.array([parent_count]))
-        table = bound(problem.y[pos], pos)
-        keep &= table[np.minimum(counts, len(table) - 1)] >= topk.threshold
     if problem.closed:
         keep &= counts < parent_count
     ids = cands[keep]
