@@ -46,3 +46,13 @@ def test_symmetry_baseline_validates_parameters(protos):
         SymmetryBaseline(backend="findsym").fit([protos[0].atoms], ["x"])
     with pytest.raises(ValueError, match="symprec"):
         SymmetryBaseline(symprec=0).fit([protos[0].atoms], ["x"])
+
+
+def test_a_distorted_prototype_does_not_shadow_its_parent_at_loose_tolerance():
+    # at 0.2 A, ARISE's bct In (fcc stretched 7 %) symmetrises to fcc: the prototype that is
+    # fcc exactly must be the answer, whatever the order of the references
+    protos = load_prototypes(["bctIn_In_A_tI2_139_a", "fcc"])
+    model = SymmetryBaseline("moyopy", 0.2).fit([p.atoms for p in protos],
+                                                [p.label for p in protos])
+    fcc = bulk("Ni", "fcc", a=3.52, cubic=True).repeat(3)
+    assert model.predict([fcc])[0] == "fcc_Cu_A_cF4_225_a"

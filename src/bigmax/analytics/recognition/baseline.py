@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from bigmax.analytics.recognition.classifier import UNKNOWN
@@ -106,9 +106,16 @@ class SymmetryBaseline(ClassifierMixin, BaseEstimator):
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} structures but y has {len(y)} labels")
         self.signatures_: dict[tuple, list[str]] = {}
+        exact = clone(self).set_params(symprec=1e-3, angle_tolerance=1.0)
         for i, (atoms, label) in enumerate(zip(X, y, strict=True)):
             sig = self.signature(check_structure(atoms, i))
-            if sig is not None:
+            if sig is None:
+                continue
+            # at a loose tolerance a distorted prototype (bct In) can take the signature of its
+            # parent (fcc): the prototype that has the symmetry exactly is answered first
+            if exact.signature(atoms) == sig:
+                self.signatures_.setdefault(sig, []).insert(0, label)
+            else:
                 self.signatures_.setdefault(sig, []).append(label)
         self.classes_ = np.unique(y)
         return self
