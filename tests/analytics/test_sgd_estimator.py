@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from bigmax.analytics.subgroups import (
     Rule,
@@ -69,7 +70,7 @@ def test_transform_predict_score(small):
     np.testing.assert_array_equal(pred >= 0, member.any(axis=1))
     np.testing.assert_array_equal(pred[member[:, 0] == 1], 0)
     assert model.score(X, y) == pytest.approx(model.subgroups_["quality"].iloc[0])
-    with pytest.raises(SubgroupInputError, match="fitted on 5 features"):
+    with pytest.raises(SubgroupInputError, match="X has 4 features, but SubgroupDiscovery is"):
         model.transform(np.zeros((3, 4)))
     fresh = clone(model)
     assert fresh.get_params() == model.get_params() and not hasattr(fresh, "rules_")
@@ -244,3 +245,10 @@ def test_rule_on_a_frame_found_by_name_without_unit():
         rule.covers(pd.DataFrame({"x": [1.0]}))
     assert rule.to_dict()["selectors"][0] == {"feature": "r_p_A", "column": "r_p_A (AA)",
                                               "op": "<=", "value": 0.9, "unit": "AA"}
+
+
+@parametrize_with_checks([SubgroupDiscovery(depth=1, top_k=3, n_permutations=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant columns and dropped rows warn by design
+        check(estimator)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from bigmax.analytics.subgroups.quality import Quality, SubgroupStats, get_quality
@@ -26,7 +26,7 @@ _COLUMNS = ["target", "rule", "count", "coverage", "mean", "median", "mad", "std
             "p_value"]
 
 
-class SubgroupDiscovery(BaseEstimator):
+class SubgroupDiscovery(TransformerMixin, BaseEstimator):
     """Find the top-k conjunctive rules whose target distribution is most exceptional.
 
     Parameters
@@ -126,6 +126,14 @@ class SubgroupDiscovery(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.allow_nan = True  # rows with NaN are dropped, with a warning
+        tags.input_tags.string = True  # text columns become equality selectors
+        tags.transformer_tags.preserves_dtype = []  # transform gives 0/1 membership
+        return tags
+
     # -- validation ------------------------------------------------------------------------
 
     def _check_params(self) -> Quality:
@@ -155,21 +163,40 @@ class SubgroupDiscovery(BaseEstimator):
 
     @staticmethod
     def _as_frame(X) -> pd.DataFrame:
+        if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+            raise SubgroupInputError("sparse X is not supported; pass a dense array or frame")
         if isinstance(X, pd.DataFrame):
             df = X.copy()
         else:
             arr = np.asarray(X)
             if arr.ndim != 2:
                 raise SubgroupInputError(
-                    f"X must be 2-D (samples x features), got shape {arr.shape}"
+                    f"X must be 2-D (samples x features), got shape {arr.shape}; "
+                    "Reshape your data"
                 )
             df = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
         if df.shape[1] == 0:
-            raise SubgroupInputError("X has no feature columns")
+            raise SubgroupInputError(
+                f"X has 0 feature(s) (shape={df.shape}) while a minimum of 1 is required."
+            )
+        if len(df) < 2:
+            raise SubgroupInputError(f"X has n_samples = {len(df)}; at least 2 are needed")
+        for col in df.columns:
+            s = df[col]
+            if s.dtype.kind == "c":
+                raise SubgroupInputError(f"feature {col!r}: Complex data not supported")
+            if s.dtype == object:  # numbers stored as objects stay numbers
+                num = pd.to_numeric(s, errors="coerce")
+                if num.notna().sum() == s.notna().sum():
+                    df[col] = num.astype(np.float64)
         return df
 
     @staticmethod
     def _as_targets(y, n: int) -> pd.DataFrame:
+        if y is None:
+            raise SubgroupInputError(
+                "SubgroupDiscovery requires y to be passed, but the target y is None"
+            )
         if isinstance(y, pd.DataFrame):
             ydf = y.copy()
         elif isinstance(y, pd.Series):
@@ -184,6 +211,11 @@ class SubgroupDiscovery(BaseEstimator):
                 raise SubgroupInputError(f"y must be 1-D or 2-D, got shape {arr.shape}")
         if len(ydf) != n:
             raise SubgroupInputError(f"X has {n} rows but y has {len(ydf)}")
+        for col in ydf.columns:
+            if ydf[col].dtype == object:  # numbers stored as objects stay numbers
+                num = pd.to_numeric(ydf[col], errors="coerce")
+                if num.notna().sum() == ydf[col].notna().sum():
+                    ydf[col] = num
         if ydf.shape[1] == 0:
             raise SubgroupInputError("y has no target column")
         return ydf
@@ -330,10 +362,15 @@ class SubgroupDiscovery(BaseEstimator):
         check_is_fitted(self, "rules_")
         if isinstance(X, pd.DataFrame):
             return X
+        if hasattr(X, "toarray"):
+            raise SubgroupInputError("sparse X is not supported; pass a dense array or frame")
         arr = np.asarray(X)
-        if arr.ndim != 2 or arr.shape[1] != self.n_features_in_:
+        if arr.ndim != 2:
+            raise SubgroupInputError(f"X must be 2-D, got shape {arr.shape}; Reshape your data")
+        if arr.shape[1] != self.n_features_in_:
             raise SubgroupInputError(
-                f"X has shape {arr.shape}; this model was fitted on {self.n_features_in_} features"
+                f"X has {arr.shape[1]} features, but SubgroupDiscovery is expecting "
+                f"{self.n_features_in_} features as input"
             )
         return arr
 
@@ -344,9 +381,6 @@ class SubgroupDiscovery(BaseEstimator):
         for j, rule in enumerate(self.rules_):
             out[:, j] = rule.covers(X)
         return out
-
-    def fit_transform(self, X, y, **fit_params) -> np.ndarray:
-        return self.fit(X, y, **fit_params).membership_.astype(np.uint8)
 
     def predict(self, X) -> np.ndarray:
         """Index (row of ``subgroups_``) of the best subgroup each sample falls in, -1 if none."""
@@ -359,6 +393,8 @@ class SubgroupDiscovery(BaseEstimator):
         X = self._check_X(X)
         if not self.rules_:
             return float("nan")
+        if y is None:
+            raise SubgroupInputError("score needs y")
         target = np.asarray(self._as_targets(y, len(X)).iloc[:, 0], dtype=np.float64)
         mask = self.rules_[0].covers(X)
         order = np.argsort(target, kind="stable")
