@@ -173,3 +173,34 @@ def test_cholesky_and_eigen_paths_agree(data):
     many = cv_predictions_by_alpha(k, y, folds, alphas)
     few = np.vstack([cv_predictions_by_alpha(k, y, folds, [a]) for a in alphas[::4]])
     np.testing.assert_allclose(many[::4], few, atol=1e-7)
+
+
+def test_block_kernels_and_weights(data):
+    """A product of per-block kernels; weight (1, 0) ignores the second block entirely."""
+    X, y = data
+    noise = np.random.default_rng(9).normal(size=(len(y), 4))
+    both = np.hstack([X, noise])
+    first_only = KernelRidgeRegressor(blocks=[3, 4], block_weights=[1, 0], alpha=1e-2)
+    alone = KernelRidgeRegressor(alpha=1e-2).fit(X, y)
+    np.testing.assert_allclose(first_only.fit(both, y).predict(both[:10]), alone.predict(X[:10]))
+    cv = KernelRidgeCV(blocks=[3, 4], block_weights=[[1, 1], [1, 0], [0, 1]], cv=4).fit(both, y)
+    assert cv.best_params_["block_weights"] == (1.0, 0.0)  # the noise block is switched off
+    gp = GaussianProcessModel(blocks=[3, 4], block_weights=[[1, 1], [1, 0], [0, 1]]).fit(both, y)
+    assert gp.block_weights_ == (1.0, 0.0) and gp.lml_grid_.shape == (3, 5, 9)
+    with pytest.raises(ValueError, match="blocks must be positive widths adding up to the 7"):
+        KernelRidgeRegressor(blocks=[3, 3]).fit(both, y)
+    with pytest.raises(ValueError, match="each entry needs 2 non-negative weights"):
+        KernelRidgeCV(blocks=[3, 4], block_weights=[[1, -1]]).fit(both, y)
+
+
+def test_several_targets_share_the_folds_and_keep_their_own_parameters(data):
+    X, y = data
+    Y = np.column_stack([y, np.cos(X[:, 2]) * 3])
+    grid = {"gamma_scales": (0.25, 1.0, 4.0), "alphas": (1e-4, 1e-2, 1.0), "cv": 4}
+    both = KernelRidgeCV(**grid).fit(X, Y)
+    assert both.cv_predictions_.shape == Y.shape and len(both.best_params_) == 2
+    for t in range(2):
+        one = KernelRidgeCV(**grid).fit(X, Y[:, t])
+        assert both.best_params_[t] == one.best_params_
+        np.testing.assert_allclose(both.cv_predictions_[:, t], one.cv_predictions_, atol=1e-8)
+        np.testing.assert_allclose(both.predict(X[:5])[:, t], one.predict(X[:5]), atol=1e-8)
