@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import select
@@ -263,10 +264,12 @@ async def list_entries(
             },
             required=required,
         )
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise HTTPException(status_code=422, detail=f"{loc}: {first['msg']}") from None
+    except ValidationError as err:  # FastAPI's 422 document, as the OpenAPI schema says
+        errors = [
+            {**e, "loc": ("query", *e["loc"][1:])} if e["loc"][:1] == ("pagination",) else e
+            for e in err.errors(include_url=False)
+        ]
+        raise RequestValidationError(errors) from None
     return await _answer(request, engine, viewer, body)
 
 
