@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,7 +27,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+# Soft wrap: an error names a file, and a path broken across lines cannot be copied.
+err_console = Console(stderr=True, soft_wrap=True)
 
 #: SI storage unit -> the unit scientists read, for printed output.
 DISPLAY_UNITS = {"J": "eV", "N": "eV/angstrom", "A*m**2": "bohr_magneton", "m": "angstrom"}
@@ -42,7 +44,7 @@ def _friendly(func):
         except typer.Exit:
             raise
         except (ValueError, LookupError, OSError) as err:
-            err_console.print(f"[red]error:[/red] {err}")
+            err_console.print(f"[red]error:[/red] {escape(str(err))}")
             raise typer.Exit(1) from None
         except Exception as err:
             from sqlalchemy.exc import SQLAlchemyError
