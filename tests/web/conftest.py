@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from bigmax.archive.access import SYSTEM
 from bigmax.archive.ingest import ingest
@@ -161,6 +162,8 @@ def page(browser, live):
     context.route("**/*", guard)
     pg = context.new_page()
     pg.set_default_timeout(15_000)
+    # assertions wait as long as actions: CI machines are shared and sometimes loaded
+    expect.set_options(timeout=15_000)
 
     def console(msg):
         # 4xx answers the GUI handles show as console errors too; those tests check the page
