@@ -107,7 +107,7 @@ def load_or_train(
     params = {**DEFAULT_TRAINING, **training}
     featurizer = ScaledSOAP(n_jobs=n_jobs)
     key = _cache_key(labels, params, featurizer, classifier_params or {})
-    path = Path(cache_dir) / f"recognition-{key}.joblib"
+    path = Path(cache_dir).expanduser() / f"recognition-{key}.joblib"
     if path.exists():
         model = joblib.load(path)
         model._featurizer().n_jobs = n_jobs
