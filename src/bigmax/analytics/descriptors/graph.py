@@ -241,7 +241,7 @@ class CrystalGraphNgrams(TransformerMixin, BaseEstimator):
             out.append((codes, counts.astype(float)))
         return out
 
-    def _validate_params(self) -> None:
+    def _check_params(self) -> None:
         if not (isinstance(self.max_n, int) and 1 <= self.max_n <= 4):
             raise ValueError(f"CrystalGraphNgrams.max_n must be 1 to 4, got {self.max_n!r}")
         if self.normalize not in ("atoms", "volume", None):
@@ -255,14 +255,14 @@ class CrystalGraphNgrams(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Sequence[Atoms], y: object = None) -> CrystalGraphNgrams:
         """Learn the n-gram vocabulary of ``X``."""
-        self._validate_params()
+        self._check_params()
         structures = check_structures(X, min_distance=self.min_distance)
         self._learn(self._codes(structures))
         return self
 
     def fit_transform(self, X: Sequence[Atoms], y: object = None) -> np.ndarray | sp.csr_matrix:
         """``fit`` then ``transform``, finding the bonds of each structure once."""
-        self._validate_params()
+        self._check_params()
         structures = check_structures(X, min_distance=self.min_distance)
         codes = self._codes(structures)
         self._learn(codes)
