@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml
 
 web: $(WEB_STAMP)
 
-$(WEB_STAMP): web/package.json web/package-lock.json
+$(WEB_STAMP): web/package.json web/package-lock.json Makefile
 	@command -v npm >/dev/null || { echo "the web GUI needs npm (Node.js 18 or newer) to install"; exit 1; }
 	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	mkdir -p $(WEB_VENDOR)/3dmol $(WEB_VENDOR)/plotly
@@ -46,6 +46,9 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 		web/node_modules/3dmol/LICENSE $(WEB_VENDOR)/3dmol/
 	cp web/node_modules/plotly.js-basic-dist-min/plotly-basic.min.js \
 		web/node_modules/plotly.js-basic-dist-min/LICENSE $(WEB_VENDOR)/plotly/
+	# Plotly's default topojsonURL (geo maps, unused) points at its CDN: point it at our own
+	# static folder so the shipped bundle names no outside host.
+	sed -i 's|https://cdn.plot.ly/un/|/static/vendor/plotly/topojson/|g' $(WEB_VENDOR)/plotly/plotly-basic.min.js
 	touch $@
 
 # The GUI tests drive Debian's chromium (headless); install it where it is missing (as root).
