@@ -486,3 +486,11 @@ app.command("subgroups")(_friendly(subgroups_cmd))
 from bigmax.cli_learn import learn_app  # noqa: E402
 
 app.add_typer(learn_app, name="learn")
+
+from bigmax.cli_apt import apt_app  # noqa: E402
+
+app.add_typer(apt_app, name="apt")
+
+from bigmax.cli_mpes import mpes_app  # noqa: E402
+
+app.add_typer(mpes_app, name="mpes")

@@ -1,6 +1,7 @@
 """The metadata model: typed sections with units. Imports nothing else of BigMax."""
 
 from bigmax.schema.entry import Author, Entry, EntryState, Upload
+from bigmax.schema.experiment import Experiment, SummaryCurve
 from bigmax.schema.material import Material, Structure, Symmetry
 from bigmax.schema.method import Method, MethodType
 from bigmax.schema.properties import BandGap, Properties, ScalarQuantity
@@ -12,6 +13,7 @@ __all__ = [
     "BandGap",
     "Entry",
     "EntryState",
+    "Experiment",
     "Material",
     "Method",
     "MethodType",
@@ -20,6 +22,7 @@ __all__ = [
     "Results",
     "ScalarQuantity",
     "SourceFile",
+    "SummaryCurve",
     "Structure",
     "Symmetry",
     "Upload",
