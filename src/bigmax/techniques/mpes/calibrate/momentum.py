@@ -1,0 +1,430 @@
+"""Momentum calibration: landmarks, symmetrisation by thin-plate splines, scale from two points.
+
+A momentum microscope's lens and detector bend the kx-ky image; a hexagonal Brillouin zone comes
+out as a squashed, skewed hexagon. Following Xian et al., *Ultramicroscopy* 202, 133 (2019)
+("symmetry-guided nonrigid registration"), we find the high-symmetry points (landmarks: e.g. the
+six K points and Gamma), fit the closest ideal n-fold symmetric pattern to them (a least-squares
+similarity fit of a regular polygon), and register the landmarks onto it with a thin-plate
+spline. Evaluated on the detector grid, the spline is the displacement field (``dx``, ``dy``) the
+binning engine looks up bilinearly for every event. An optional pose adjustment (rotation, scale,
+translation about the pattern centre) is folded into the same field. Finally two points of known
+momentum distance (Gamma and K) give the scale in 1/Angstrom.
+
+Coordinates: axis 0 of an image is detector x, axis 1 is y. ``coords`` gives the bin centres of
+the image in detector units (default: pixel indices), and every returned position, field and
+scale is in those units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bigmax.techniques.mpes.calibrate import CalibrationError
+
+__all__ = [
+    "MomentumCorrector",
+    "MomentumScale",
+    "find_landmarks",
+    "gamma_k_distance",
+    "momentum_scale",
+    "symmetric_target",
+]
+
+
+def _check_image(image, name: str = "image") -> np.ndarray:
+    arr = np.asarray(image, dtype=np.float64)
+    if arr.ndim != 2:
+        raise CalibrationError(f"{name} must be a 2D kx-ky image, got shape {arr.shape}")
+    if min(arr.shape) < 8:
+        raise CalibrationError(f"{name} is too small ({arr.shape}); need at least 8x8 pixels")
+    if not np.all(np.isfinite(arr)):
+        raise CalibrationError(f"{name} contains NaN or infinite values")
+    if np.ptp(arr) <= 0:
+        raise CalibrationError(f"{name} is constant; there are no landmarks to find")
+    return arr
+
+
+def _refine(smooth: np.ndarray, r: int, c: int, half: int) -> tuple[float, float]:
+    """Sub-pixel peak: fit a 2D quadratic to log intensity around (r, c) (a Gaussian spot)."""
+    n0, n1 = smooth.shape
+    r0, r1 = max(r - half, 0), min(r + half + 1, n0)
+    c0, c1 = max(c - half, 0), min(c + half + 1, n1)
+    win = smooth[r0:r1, c0:c1]
+    floor = win.min()
+    z = win - floor
+    top = z.max()
+    rr, cc = np.mgrid[r0:r1, c0:c1]
+    keep = z > 0.2 * top
+    if keep.sum() >= 6:
+        dr = (rr[keep] - r).astype(float)
+        dc = (cc[keep] - c).astype(float)
+        w = z[keep]
+        a = np.column_stack([np.ones_like(dr), dr, dc, dr * dr, dr * dc, dc * dc])
+        sw = np.sqrt(w)
+        coef, *_ = np.linalg.lstsq(a * sw[:, None], np.log(w) * sw, rcond=None)
+        hess = np.array([[2 * coef[3], coef[4]], [coef[4], 2 * coef[5]]])
+        if np.all(np.linalg.eigvalsh(hess) < 0):
+            shift = np.linalg.solve(hess, -coef[1:3])
+            if np.all(np.abs(shift) <= 1.5):
+                return r + float(shift[0]), c + float(shift[1])
+    w = z * (z > 0.5 * top)  # fall back on the centroid of the top half
+    return float((rr * w).sum() / w.sum()), float((cc * w).sum() / w.sum())
+
+
+def find_landmarks(
+    image,
+    n_points: int,
+    *,
+    sigma: float = 2.0,
+    min_distance: int | None = None,
+    threshold_rel: float = 0.05,
+) -> np.ndarray:
+    """Return the ``n_points`` brightest spots of ``image`` at sub-pixel precision, shape (n, 2).
+
+    The image is smoothed with a Gaussian of ``sigma`` pixels (binned event counts are noisy),
+    local maxima at least ``min_distance`` apart (default ``4 * sigma``) are ranked by height,
+    and each is refined by a quadratic fit to the log intensity (exact for a Gaussian spot).
+    Positions are in pixel indices (axis 0, axis 1).
+    """
+    from scipy.ndimage import gaussian_filter
+    from skimage.feature import peak_local_max
+
+    arr = _check_image(image)
+    if int(n_points) < 3:
+        raise CalibrationError(f"n_points must be at least 3, got {n_points}")
+    if not sigma > 0:
+        raise CalibrationError(f"sigma must be positive, got {sigma}")
+    smooth = gaussian_filter(arr, sigma)
+    md = max(1, int(round(4 * sigma))) if min_distance is None else int(min_distance)
+    peaks = peak_local_max(
+        smooth,
+        min_distance=md,
+        threshold_rel=threshold_rel,
+        num_peaks=int(n_points),
+        exclude_border=False,
+    )
+    if len(peaks) < n_points:
+        raise CalibrationError(
+            f"found only {len(peaks)} landmarks in the image, need {n_points}; "
+            "lower --sigma/min_distance or check the energy slice"
+        )
+    half = max(2, int(round(1.5 * sigma)))
+    return np.array([_refine(smooth, int(r), int(c), half) for r, c in peaks])
+
+
+def _similarity_fit(src: np.ndarray, dst: np.ndarray):
+    """Least-squares s, R, t with s R src + t ~ dst (Umeyama, no reflection)."""
+    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - ms, dst - md
+    u, sv, vt = np.linalg.svd(b.T @ a)
+    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rot = u @ d @ vt
+    scale = float((sv * np.diag(d)).sum() / (a * a).sum())
+    return scale, rot, md - scale * rot @ ms
+
+
+@dataclass(frozen=True)
+class SymmetricTarget:
+    """The ideal n-fold pattern closest to the landmarks, in the landmarks' order."""
+
+    points: np.ndarray  # (n, 2), matched one to one with the landmarks
+    center: np.ndarray  # (2,)
+    radius: float
+    angle: float  # angle of the first outer vertex (radians, from axis 0 towards axis 1)
+    center_index: int | None  # which landmark is the centre (Gamma), if any
+
+
+def symmetric_target(points, symmetry: int, include_center: bool = True) -> SymmetricTarget:
+    """Fit a regular ``symmetry``-gon (plus its centre) to landmarks by least squares.
+
+    The landmark nearest the centroid is taken as the centre when ``include_center``; the others
+    are ordered by angle and matched to the polygon's vertices. Scale, rotation and position are
+    fitted (a similarity), so the registration only removes what breaks the symmetry.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise CalibrationError(f"landmarks must have shape (n, 2), got {pts.shape}")
+    if not np.all(np.isfinite(pts)):
+        raise CalibrationError("landmarks contain NaN or infinite values")
+    symmetry = int(symmetry)
+    if symmetry < 3:
+        raise CalibrationError(f"symmetry must be at least 3, got {symmetry}")
+    need = symmetry + (1 if include_center else 0)
+    if len(pts) != need:
+        raise CalibrationError(
+            f"{symmetry}-fold symmetry{' with centre' if include_center else ''} needs "
+            f"{need} landmarks, got {len(pts)}"
+        )
+    centroid = pts.mean(axis=0)
+    ci = int(np.argmin(np.hypot(*(pts - centroid).T))) if include_center else None
+    outer_idx = [i for i in range(len(pts)) if i != ci]
+    outer = pts[outer_idx]
+    oc = outer.mean(axis=0)
+    ang = np.arctan2(outer[:, 1] - oc[1], outer[:, 0] - oc[0])
+    order = np.argsort(ang)
+    dist = np.hypot(*(outer - oc).T)
+    if dist.min() < 1e-6 * max(dist.max(), 1e-300) or dist.max() == 0:
+        raise CalibrationError("landmarks coincide; they do not form a symmetric pattern")
+    phi = 2 * np.pi * np.arange(symmetry) / symmetry
+    unit = np.column_stack([np.cos(phi), np.sin(phi)])
+    src = unit.copy()
+    dst = outer[order]
+    if ci is not None:
+        src = np.vstack([src, [0.0, 0.0]])
+        dst = np.vstack([dst, pts[ci]])
+    scale, rot, shift = _similarity_fit(src, dst)
+    ideal = (scale * (rot @ src.T)).T + shift
+    target = np.empty_like(pts)
+    for k, j in enumerate(order):
+        target[outer_idx[j]] = ideal[k]
+    center = shift
+    if ci is not None:
+        target[ci] = ideal[-1]
+    first = ideal[0] - center
+    return SymmetricTarget(
+        points=target,
+        center=np.asarray(center, dtype=np.float64),
+        radius=float(scale),
+        angle=float(np.arctan2(first[1], first[0])),
+        center_index=ci,
+    )
+
+
+def _axis(coords, n: int, name: str) -> tuple[float, float]:
+    if coords is None:
+        return 0.0, 1.0
+    c = np.asarray(coords, dtype=np.float64)
+    if c.shape != (n,):
+        raise CalibrationError(f"coords for {name} must have {n} values, got shape {c.shape}")
+    step = np.diff(c)
+    if not np.all(step > 0) or not np.allclose(step, step[0], rtol=1e-6):
+        raise CalibrationError(f"coords for {name} must be evenly spaced and increasing")
+    return float(c[0]), float(step[0])
+
+
+class MomentumCorrector:
+    """Symmetrise a kx-ky image by thin-plate-spline registration of its landmarks.
+
+    Parameters
+    ----------
+    symmetry : int, default=6
+        Rotational symmetry of the pattern (6 for graphene or WSe2 K points).
+    include_center : bool, default=True
+        Whether the landmarks include the centre (Gamma), registered onto the pattern centre.
+    landmarks : array of shape (n, 2) or None, default=None
+        Landmarks in detector units; when None, ``fit`` finds them with ``find_landmarks``.
+    sigma : float, default=2.0
+        Smoothing (pixels) for the landmark search.
+    rotation, scale, translation : pose adjustment after symmetrisation
+        Rotation (degrees) and scale about the pattern centre, then a shift (detector units).
+    align : bool, default=False
+        Rotate so that the first vertex of the pattern lies on axis 0 (adds to ``rotation``).
+
+    Attributes
+    ----------
+    landmarks_, target_ : arrays of shape (n, 2)
+        Detected and ideal positions (detector units).
+    center_ : array of shape (2,)
+        Pattern centre after the pose adjustment.
+    dx_, dy_ : arrays of the image's shape
+        Displacement field: an event at grid point (x, y) moves to (x + dx, y + dy).
+    """
+
+    def __init__(
+        self,
+        symmetry: int = 6,
+        include_center: bool = True,
+        landmarks=None,
+        sigma: float = 2.0,
+        rotation: float = 0.0,
+        scale: float = 1.0,
+        translation: tuple[float, float] = (0.0, 0.0),
+        align: bool = False,
+    ):
+        self.symmetry = symmetry
+        self.include_center = include_center
+        self.landmarks = landmarks
+        self.sigma = sigma
+        self.rotation = rotation
+        self.scale = scale
+        self.translation = translation
+        self.align = align
+
+    def get_params(self, deep: bool = True) -> dict:
+        names = ("symmetry", "include_center", "landmarks", "sigma", "rotation", "scale",
+                 "translation", "align")
+        return {k: getattr(self, k) for k in names}
+
+    def set_params(self, **params) -> MomentumCorrector:
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise CalibrationError(f"MomentumCorrector has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    # -- fitting -------------------------------------------------------------------------
+    def fit(self, image, coords=None) -> MomentumCorrector:
+        """Find landmarks (unless given), fit the symmetric target and the TPS field."""
+        from scipy.interpolate import RBFInterpolator
+
+        arr = _check_image(image)
+        coords = (None, None) if coords is None else coords
+        x0, sx = _axis(coords[0], arr.shape[0], "axis 0")
+        y0, sy = _axis(coords[1], arr.shape[1], "axis 1")
+        n = int(self.symmetry) + (1 if self.include_center else 0)
+        if self.landmarks is None:
+            pix = find_landmarks(arr, n, sigma=self.sigma)
+            lm = np.column_stack([x0 + sx * pix[:, 0], y0 + sy * pix[:, 1]])
+        else:
+            lm = np.asarray(self.landmarks, dtype=np.float64)
+        tgt = symmetric_target(lm, self.symmetry, self.include_center)
+        if not (np.isfinite(self.scale) and self.scale > 0):
+            raise CalibrationError(f"pose scale must be positive, got {self.scale}")
+        rot = np.deg2rad(float(self.rotation)) - (tgt.angle if self.align else 0.0)
+        c, s = np.cos(rot), np.sin(rot)
+        pose = float(self.scale) * np.array([[c, -s], [s, c]])
+        shift = np.asarray(self.translation, dtype=np.float64)
+        if shift.shape != (2,):
+            raise CalibrationError(f"translation must be two numbers, got {self.translation!r}")
+        target = (pose @ (tgt.points - tgt.center).T).T + tgt.center + shift
+        spline = RBFInterpolator(lm, target, kernel="thin_plate_spline", degree=1)
+        xs = x0 + sx * np.arange(arr.shape[0])
+        ys = y0 + sy * np.arange(arr.shape[1])
+        gx, gy = np.meshgrid(xs, ys, indexing="ij")
+        grid = np.column_stack([gx.ravel(), gy.ravel()])
+        moved = spline(grid)
+        self.landmarks_ = lm
+        self.target_ = target
+        self.symmetric_ = tgt
+        self.center_ = tgt.center + shift
+        self.spline_ = spline
+        self.dx_ = (moved[:, 0] - grid[:, 0]).reshape(arr.shape)
+        self.dy_ = (moved[:, 1] - grid[:, 1]).reshape(arr.shape)
+        self.origin_ = (x0, y0)
+        self.step_ = (sx, sy)
+        return self
+
+    def _fitted(self) -> None:
+        if not hasattr(self, "dx_"):
+            raise CalibrationError(
+                "This MomentumCorrector instance is not fitted yet. Call 'fit' with an image."
+            )
+
+    # -- applying ------------------------------------------------------------------------
+    def correct_points(self, points) -> np.ndarray:
+        """Move detector positions (n, 2) through the field by bilinear lookup, as events are."""
+        from scipy.ndimage import map_coordinates
+
+        self._fitted()
+        p = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        if p.shape[1] != 2:
+            raise CalibrationError(f"points must have shape (n, 2), got {p.shape}")
+        ix = (p[:, 0] - self.origin_[0]) / self.step_[0]
+        iy = (p[:, 1] - self.origin_[1]) / self.step_[1]
+        dx = map_coordinates(self.dx_, [ix, iy], order=1, mode="nearest")
+        dy = map_coordinates(self.dy_, [ix, iy], order=1, mode="nearest")
+        return np.column_stack([p[:, 0] + dx, p[:, 1] + dy])
+
+    def inverse_map(self, n_iter: int = 30) -> tuple[np.ndarray, np.ndarray]:
+        """Where each output pixel comes from (pixel indices): fixed-point inversion of the field.
+
+        Consistent with the event path: a pixel of the corrected image holds what the
+        displacement field sends there, so images and binned events agree.
+        """
+        from scipy.ndimage import map_coordinates
+
+        self._fitted()
+        shape = self.dx_.shape
+        qi, qj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+        qi = qi.astype(np.float64)
+        qj = qj.astype(np.float64)
+        di, dj = self.dx_ / self.step_[0], self.dy_ / self.step_[1]
+        pi, pj = qi - di, qj - dj
+        for _ in range(n_iter):
+            ei = map_coordinates(di, [pi, pj], order=1, mode="nearest")
+            ej = map_coordinates(dj, [pi, pj], order=1, mode="nearest")
+            pi, pj = qi - ei, qj - ej
+        return pi, pj
+
+    def transform(self, image) -> np.ndarray:
+        """The symmetrised image (bilinear resampling; outside the detector is 0)."""
+        from scipy.ndimage import map_coordinates
+
+        self._fitted()
+        arr = _check_image(image)
+        if arr.shape != self.dx_.shape:
+            raise CalibrationError(
+                f"image shape {arr.shape} differs from the fitted grid {self.dx_.shape}"
+            )
+        pi, pj = self.inverse_map()
+        return map_coordinates(arr, [pi, pj], order=1, mode="constant", cval=0.0)
+
+    def fit_transform(self, image, coords=None) -> np.ndarray:
+        return self.fit(image, coords).transform(image)
+
+    def score(self, image=None) -> float:
+        """Symmetry residual: RMS distance of corrected landmarks to the ideal pattern (units)."""
+        self._fitted()
+        moved = self.correct_points(self.landmarks_)
+        return float(np.sqrt(np.mean(np.sum((moved - self.target_) ** 2, axis=1))))
+
+    def to_dict(self) -> dict:
+        """The numbers a config file keeps: the field is rebuilt from these on load."""
+        self._fitted()
+        return {
+            "symmetry": int(self.symmetry),
+            "include_center": bool(self.include_center),
+            "landmarks": self.landmarks_.tolist(),
+            "rotation": float(self.rotation),
+            "scale": float(self.scale),
+            "translation": [float(v) for v in self.translation],
+            "align": bool(self.align),
+            "grid_origin": [float(v) for v in self.origin_],
+            "grid_step": [float(v) for v in self.step_],
+            "grid_shape": [int(v) for v in self.dx_.shape],
+        }
+
+
+@dataclass(frozen=True)
+class MomentumScale:
+    """k = scale * (detector position - center), per axis, in 1/Angstrom."""
+
+    x_center: float
+    y_center: float
+    kx_scale: float
+    ky_scale: float
+
+    def __call__(self, points) -> np.ndarray:
+        p = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        return np.column_stack(
+            [(p[:, 0] - self.x_center) * self.kx_scale, (p[:, 1] - self.y_center) * self.ky_scale]
+        )
+
+
+def momentum_scale(point_a, point_b, k_distance: float, center=None) -> MomentumScale:
+    """Scale from two points of known momentum distance (e.g. Gamma and K).
+
+    ``center`` (default ``point_a``) is where k = 0. Use on symmetrised coordinates, where one
+    scale serves both axes.
+    """
+    a = np.asarray(point_a, dtype=np.float64)
+    b = np.asarray(point_b, dtype=np.float64)
+    if a.shape != (2,) or b.shape != (2,):
+        raise CalibrationError("point_a and point_b must each be two numbers (x, y)")
+    if not (np.isfinite(k_distance) and k_distance > 0):
+        raise CalibrationError(f"k_distance must be a positive number, got {k_distance}")
+    dist = float(np.hypot(*(b - a)))
+    if not dist > 0:
+        raise CalibrationError("point_a and point_b coincide; the scale is undefined")
+    c = a if center is None else np.asarray(center, dtype=np.float64)
+    s = float(k_distance) / dist
+    return MomentumScale(float(c[0]), float(c[1]), s, s)
+
+
+def gamma_k_distance(a: float) -> float:
+    """|Gamma-K| = 4 pi / (3 a) for a hexagonal lattice of constant ``a`` (Angstrom)."""
+    if not a > 0:
+        raise CalibrationError(f"lattice constant must be positive, got {a}")
+    return 4 * np.pi / (3 * float(a))
