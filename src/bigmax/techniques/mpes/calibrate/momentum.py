@@ -370,6 +370,21 @@ class MomentumCorrector:
         moved = self.correct_points(self.landmarks_)
         return float(np.sqrt(np.mean(np.sum((moved - self.target_) ** 2, axis=1))))
 
+    def to_transform(self, **columns):
+        """The field as the binning engine's ``DistortionCorrection`` step (column names as
+        keyword arguments: x_column, y_column, x_out, y_out)."""
+        from bigmax.techniques.mpes.transforms import DistortionCorrection
+
+        self._fitted()
+        if not np.isclose(self.step_[0], self.step_[1], rtol=1e-9):
+            raise CalibrationError(
+                f"the distortion step needs one grid spacing, got {self.step_} along x and y"
+            )
+        return DistortionCorrection.from_arrays(
+            self.dx_, self.dy_, x0=self.origin_[0], y0=self.origin_[1], step=self.step_[0],
+            **columns,
+        )
+
     def to_dict(self) -> dict:
         """The numbers a config file keeps: the field is rebuilt from these on load."""
         self._fitted()
@@ -400,6 +415,15 @@ class MomentumScale:
         p = np.atleast_2d(np.asarray(points, dtype=np.float64))
         return np.column_stack(
             [(p[:, 0] - self.x_center) * self.kx_scale, (p[:, 1] - self.y_center) * self.ky_scale]
+        )
+
+    def to_transform(self, rotation: float = 0.0, **columns):
+        """The binning engine's ``MomentumCalibration`` step."""
+        from bigmax.techniques.mpes.transforms import MomentumCalibration
+
+        return MomentumCalibration(
+            x_center=self.x_center, y_center=self.y_center, kx_scale=self.kx_scale,
+            ky_scale=self.ky_scale, rotation=rotation, **columns,
         )
 
 
