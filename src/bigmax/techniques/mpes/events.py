@@ -272,9 +272,12 @@ class EventSource:
         if int(chunk_events) < 1:
             raise ValueError(f"chunk_events must be >= 1, got {chunk_events!r}")
         for idx, f in zip(self.file_indices, self.files, strict=True):
-            for a, b in f.chunk_bounds(int(chunk_events)):
-                data = _cast(f.read(a, b, names), self.columns)
-                yield Chunk(data=data, file_index=idx, event_offset=a)
+            try:
+                for a, b in f.chunk_bounds(int(chunk_events)):
+                    data = _cast(f.read(a, b, names), self.columns)
+                    yield Chunk(data=data, file_index=idx, event_offset=a)
+            finally:
+                f.close()  # drop handles and any converted train-resolved table
 
     def read(self, columns: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Every event of the asked columns in memory (for small sources and tests)."""

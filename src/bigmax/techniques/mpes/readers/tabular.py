@@ -62,7 +62,8 @@ class ParquetReader(EventFileReader):
         self.n_events = int(meta.num_rows)
         ends = np.cumsum([meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
         self._group_ends = [int(e) for e in ends]
-        kv = schema.metadata or {}
+        kv = dict(schema.metadata or {})
+        kv.update(meta.metadata or {})
         if STORE_META_KEY in kv:
             try:
                 info = json.loads(kv[STORE_META_KEY])
