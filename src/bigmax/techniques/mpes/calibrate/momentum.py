@@ -267,18 +267,35 @@ class MomentumCorrector:
     # -- fitting -------------------------------------------------------------------------
     def fit(self, image, coords=None) -> MomentumCorrector:
         """Find landmarks (unless given), fit the symmetric target and the TPS field."""
-        from scipy.interpolate import RBFInterpolator
-
         arr = _check_image(image)
         coords = (None, None) if coords is None else coords
         x0, sx = _axis(coords[0], arr.shape[0], "axis 0")
         y0, sy = _axis(coords[1], arr.shape[1], "axis 1")
-        n = int(self.symmetry) + (1 if self.include_center else 0)
         if self.landmarks is None:
+            n = int(self.symmetry) + (1 if self.include_center else 0)
             pix = find_landmarks(arr, n, sigma=self.sigma)
             lm = np.column_stack([x0 + sx * pix[:, 0], y0 + sy * pix[:, 1]])
         else:
             lm = np.asarray(self.landmarks, dtype=np.float64)
+        return self._fit_field(lm, arr.shape, (x0, y0), (sx, sy))
+
+    def fit_grid(self, shape, origin=(0.0, 0.0), step=(1.0, 1.0)) -> MomentumCorrector:
+        """Rebuild the field from the given ``landmarks`` on a grid (no image needed): a config
+        file keeps landmarks and grid, and this reproduces the field exactly."""
+        if self.landmarks is None:
+            raise CalibrationError("fit_grid needs landmarks; set the 'landmarks' parameter")
+        shape = tuple(int(v) for v in shape)
+        if len(shape) != 2 or min(shape) < 2:
+            raise CalibrationError(f"grid shape must be two sizes >= 2, got {shape}")
+        if len(step) != 2 or not all(np.isfinite(v) and v > 0 for v in step):
+            raise CalibrationError(f"grid step must be two positive numbers, got {step}")
+        lm = np.asarray(self.landmarks, dtype=np.float64)
+        return self._fit_field(lm, shape, tuple(map(float, origin)), tuple(map(float, step)))
+
+    def _fit_field(self, lm, shape, origin, step) -> MomentumCorrector:
+        from scipy.interpolate import RBFInterpolator
+
+        (x0, y0), (sx, sy) = origin, step
         tgt = symmetric_target(lm, self.symmetry, self.include_center)
         if not (np.isfinite(self.scale) and self.scale > 0):
             raise CalibrationError(f"pose scale must be positive, got {self.scale}")
@@ -290,8 +307,8 @@ class MomentumCorrector:
             raise CalibrationError(f"translation must be two numbers, got {self.translation!r}")
         target = (pose @ (tgt.points - tgt.center).T).T + tgt.center + shift
         spline = RBFInterpolator(lm, target, kernel="thin_plate_spline", degree=1)
-        xs = x0 + sx * np.arange(arr.shape[0])
-        ys = y0 + sy * np.arange(arr.shape[1])
+        xs = x0 + sx * np.arange(shape[0])
+        ys = y0 + sy * np.arange(shape[1])
         gx, gy = np.meshgrid(xs, ys, indexing="ij")
         grid = np.column_stack([gx.ravel(), gy.ravel()])
         moved = spline(grid)
@@ -300,8 +317,8 @@ class MomentumCorrector:
         self.symmetric_ = tgt
         self.center_ = tgt.center + shift
         self.spline_ = spline
-        self.dx_ = (moved[:, 0] - grid[:, 0]).reshape(arr.shape)
-        self.dy_ = (moved[:, 1] - grid[:, 1]).reshape(arr.shape)
+        self.dx_ = (moved[:, 0] - grid[:, 0]).reshape(shape)
+        self.dy_ = (moved[:, 1] - grid[:, 1]).reshape(shape)
         self.origin_ = (x0, y0)
         self.step_ = (sx, sy)
         return self
