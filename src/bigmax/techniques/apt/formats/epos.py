@@ -1,0 +1,75 @@
+"""ePOS: headerless 44-byte big-endian records (9 float32 + 2 uint32, Larson 2013 Table A.4)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+from bigmax.techniques.apt.formats._common import be_columns, record_memmap
+from bigmax.techniques.apt.ions import IonData, LazyColumns
+
+RECORD = 44
+#: the per-ion columns after x, y, z, m/q: (name, word index, dtype, unit)
+EXTRA = (
+    ("tof", 4, "<f4", "ns"),
+    ("v_dc", 5, "<f4", "kV"),
+    ("v_pulse", 6, "<f4", "kV"),
+    ("det_x", 7, "<f4", "mm"),
+    ("det_y", 8, "<f4", "mm"),
+    ("delta_pulse", 9, "<u4", ""),
+    ("multiplicity", 10, "<u4", ""),
+)
+
+
+def _col(words: np.ndarray, c: int, dtype: str):
+    return lambda sl: be_columns(words[sl], c, 1, dtype).reshape(-1)
+
+
+def read_epos(path: str | os.PathLike) -> IonData:
+    """Map a .epos file; each column is swapped to native only when it is asked for."""
+    words, n = record_memmap(path, 0, RECORD)
+    core = LazyColumns(
+        {"xyz": lambda sl: be_columns(words[sl], 0, 3, "<f4"), "mq": _col(words, 3, "<f4")}, n
+    )
+    extra = LazyColumns({name: _col(words, c, dt) for name, c, dt, _ in EXTRA}, n)
+    units = {name: unit for name, _, _, unit in EXTRA if unit}
+    return IonData(n, str(path), "epos", {"units": units}, core, extra)
+
+
+def write_epos(
+    path: str | os.PathLike,
+    xyz: np.ndarray,
+    mq: np.ndarray,
+    columns: Mapping[str, np.ndarray] | None = None,
+    chunk: int = 1 << 21,
+) -> None:
+    """Write ions as .epos; columns missing from ``columns`` are written as 0."""
+    xyz = np.asarray(xyz)
+    mq = np.asarray(mq)
+    n = len(xyz)
+    if xyz.ndim != 2 or xyz.shape[1] != 3 or mq.shape != (n,):
+        raise ValueError(f"write_epos: need xyz (n, 3) and mq (n,), got {xyz.shape}, {mq.shape}")
+    columns = dict(columns or {})
+    known = {name for name, *_ in EXTRA}
+    for name, col in columns.items():
+        if name not in known:
+            raise ValueError(f"write_epos: column {name!r} is not an ePOS field ({sorted(known)})")
+        if len(col) != n:
+            raise ValueError(f"write_epos: column {name!r} has {len(col)} rows, expected {n}")
+    rec = np.dtype(
+        [("x", ">f4"), ("y", ">f4"), ("z", ">f4"), ("mq", ">f4")]
+        + [(name, ">" + dt[1:]) for name, _, dt, _ in EXTRA]
+    )
+    buf = np.zeros(min(chunk, n), dtype=rec)
+    with open(path, "wb") as fh:
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            b = buf[: stop - start]
+            b["x"], b["y"], b["z"] = xyz[start:stop, 0], xyz[start:stop, 1], xyz[start:stop, 2]
+            b["mq"] = mq[start:stop]
+            for name, *_ in EXTRA:
+                if name in columns:
+                    b[name] = columns[name][start:stop]
+            b.tofile(fh)
