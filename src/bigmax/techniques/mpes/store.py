@@ -131,6 +131,8 @@ def convert_to_parquet(
                     [str(f.path.resolve())],
                     {"file_index": idx, "source_format": f.format, "instrument": f.label},
                 )
+                if "acquisition_time_s" in f.metadata:
+                    part.extra["acquisition_time_s"] = f.metadata["acquisition_time_s"]
                 for a, b in f.chunk_bounds(int(row_group)):
                     data = f.read(a, b, names)
                     part.write({c: data[c].astype(src.columns[c], copy=False) for c in names})
