@@ -30,3 +30,4 @@ def friendly(func):
 
 
 # Topic modules register their commands on import (one line each).
+from bigmax import cli_mpes_io  # noqa: E402,F401
