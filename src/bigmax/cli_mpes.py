@@ -30,4 +30,7 @@ def friendly(func):
 
 
 # Topic modules register their commands on import (one line each).
-from bigmax import cli_mpes_io  # noqa: E402,F401
+from bigmax import (  # noqa: E402
+    cli_mpes_calibrate,  # noqa: F401
+    cli_mpes_io,  # noqa: F401
+)
