@@ -782,6 +782,14 @@ def read_ranges(
         table = table.normalise()
     if infer_charges:
         table.infer_charges()
+        lost = [
+            f"{table.name[i]} [{table.lo[i]:g}, {table.hi[i]:g})"
+            for i in range(len(table))
+            if table.charge[i] == 0 and not table.is_user[i]
+        ]
+        if lost:
+            _warn(path, None, f"no charge state 1-7 puts an isotope inside {', '.join(lost[:3])}"
+                  + (f" and {len(lost) - 3} more" if len(lost) > 3 else ""))  # fmt: skip
     return table
 
 
@@ -799,7 +807,7 @@ def write_rrng(path: str | os.PathLike, table: RangeTable) -> None:
     for i in range(len(table)):
         parts = [repr(float(table.lo[i])), repr(float(table.hi[i]))]
         if np.isfinite(table.volume[i]):
-            parts.append(f"Vol:{table.volume[i]!r}")
+            parts.append(f"Vol:{float(table.volume[i])!r}")
         parts += [f"{k}:{v}" for k, v in table.composition[i].items()]
         if table.name[i] != formula(table.composition[i]):
             parts.append(f"Name:{table.name[i]}")
