@@ -35,6 +35,8 @@ def check_xyz(xyz: np.ndarray, name: str = "xyz") -> np.ndarray:
         raise PointCloudError(f"{name} must have shape (n, 3) in nm, got {xyz.shape}")
     if xyz.dtype.kind != "f":
         raise PointCloudError(f"{name} must be float32 or float64, got dtype {xyz.dtype}")
+    if len(xyz) == 0:
+        raise PointCloudError(f"{name} holds no ions")
     step = 1 << 22
     for start in range(0, len(xyz), step):
         block = xyz[start : start + step]
@@ -59,6 +61,8 @@ def species_mask(
                 f"{name} has dtype {species.dtype}: give a boolean mask, or name the solute "
                 "labels (solutes=...)"
             )
+        if not species.any():
+            raise PointCloudError(f"{name} marks no solute ion")
         return species
     wanted = np.asarray(list(solutes))
     if wanted.size == 0:
