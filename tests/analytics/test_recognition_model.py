@@ -157,3 +157,39 @@ def test_load_or_train_caches_by_recipe(tmp_path):
     assert list(again.classes_) == ["bcc_W_A_cI2_229_a", "fcc_Cu_A_cF4_225_a"]
     load_or_train(tmp_path, ["fcc", "bcc"], classifier_params=params, random_state=1, **small)
     assert len(list(tmp_path.glob("recognition-*.joblib"))) == 2
+
+
+
+def test_class_thresholds_are_calibrated_per_class(model):
+    # Mondrian calibration: each class threshold is the larger of the global quantile and the
+    # quantile over that class's correctly classified samples
+    truth = ["fcc_Cu_A_cF4_225_a", "bcc_W_A_cI2_229_a", "hcp_Mg_A_hP2_194_c",
+             "diam_C_A_cF8_227_a"]
+    structures, labels = [], []
+    for seed, delta in enumerate([0.0, 0.02, 0.04, 0.06]):
+        structures += noisy_copies(_real(), delta, 0.1, random_state=seed)
+        labels += truth
+    again = clone(model)
+    again.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    F = again.features(structures)
+    again.calibrate(F, labels)
+    proba = again.predict_proba(F)
+    u = again.predict_uncertainty(F)
+    codes = np.searchsorted(again.classes_, labels)
+    correct = proba.argmax(axis=1) == codes
+    assert again.threshold_ >= np.quantile(u[correct], 0.99)
+    for c in range(len(again.classes_)):
+        own = u[correct & (codes == c)]
+        expected = max(again.threshold_, np.quantile(own, 0.99)) if len(own) else again.threshold_
+        assert again.class_thresholds_[c] == pytest.approx(expected, rel=1e-3, abs=1e-9)
+    flat = clone(again).set_params(class_conditional=False)
+    flat.__dict__.update({k: v for k, v in again.__dict__.items() if k.endswith("_")})
+    assert np.all(flat.calibrate(F, labels).class_thresholds_ == flat.threshold_)
+    # recognize follows the class threshold of the predicted label
+    noisy_fcc = noisy_copies(_real()[:1], 0.08, 0.2, random_state=3)
+    again.class_thresholds_[:] = -1.0
+    assert again.recognize(noisy_fcc).answer.tolist() == [UNKNOWN]
+    again.class_thresholds_[:] = np.inf
+    assert again.recognize(noisy_fcc).answer.tolist() == [truth[0]]
+    with pytest.raises(ValueError, match="does not know"):
+        again.calibrate(F[:2], [truth[0], "nonsense"])

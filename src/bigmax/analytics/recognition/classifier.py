@@ -58,6 +58,11 @@ class StructureClassifier(ClassifierMixin, BaseEstimator):
     coverage : float, default=0.99
         ``threshold_`` is the ``coverage`` quantile of the uncertainty of the correctly
         classified held-out samples, so about 1 % of known structures are called unknown.
+    class_conditional : bool, default=True
+        Also take that quantile per class (Mondrian calibration) and use the larger of the
+        two: a class that is inherently close to another (fcc and ARISE's bct In differ by a
+        4 % tetragonal strain) keeps its known structures instead of losing them all to
+        "unknown", while every other class keeps the global threshold.
     random_state : int, default=0
         Seeds the split and the members.
     n_jobs : int, default=1
@@ -70,7 +75,9 @@ class StructureClassifier(ClassifierMixin, BaseEstimator):
     estimators_ : list of MLPClassifier
     scaler_ : StandardScaler
     threshold_ : float
-        Uncertainty above which ``recognize`` answers "unknown".
+        Uncertainty above which ``recognize`` answers "unknown" (the global one).
+    class_thresholds_ : ndarray of float
+        The threshold for each class in ``classes_`` (``threshold_`` where not class-conditional).
     calibration_ : dict
         Held-out accuracy, accuracy of the accepted predictions and fraction called unknown.
 
@@ -90,6 +97,7 @@ class StructureClassifier(ClassifierMixin, BaseEstimator):
         uncertainty: str = "mutual_information",
         calibration_size: float = 0.2,
         coverage: float = 0.99,
+        class_conditional: bool = True,
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
@@ -101,6 +109,7 @@ class StructureClassifier(ClassifierMixin, BaseEstimator):
         self.uncertainty = uncertainty
         self.calibration_size = calibration_size
         self.coverage = coverage
+        self.class_conditional = class_conditional
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -163,19 +172,46 @@ class StructureClassifier(ClassifierMixin, BaseEstimator):
         self._calibrate(F_cal, c_cal)
         return self
 
+    def calibrate(self, X: Sequence[Atoms] | np.ndarray, y: Sequence[str]) -> StructureClassifier:
+        """Recompute the thresholds on other labelled data (e.g. a larger augmented set).
+
+        The members stay as they are; only ``threshold_``, ``class_thresholds_`` and
+        ``calibration_`` change. Labels must be known classes.
+        """
+        check_is_fitted(self, "estimators_")
+        y = np.asarray(y).astype(str)
+        F = self.features(X)
+        if len(y) != len(F):
+            raise ValueError(f"X has {len(F)} structures but y has {len(y)} labels")
+        unknown = sorted(set(y) - set(self.classes_))
+        if unknown:
+            raise ValueError(f"y has labels the model does not know: {unknown[:5]}")
+        self._calibrate(F, np.searchsorted(self.classes_, y))
+        return self
+
     def _calibrate(self, F: np.ndarray, codes: np.ndarray) -> None:
         proba, u = self._proba_uncertainty(F)
         correct = proba.argmax(axis=1) == codes
         accepted_u = u[correct] if correct.any() else u
-        self.threshold_ = float(np.quantile(accepted_u, self.coverage)) * 1.0001 + 1e-12
-        accept = u <= self.threshold_
+        self.threshold_ = _upper(accepted_u, self.coverage)
+        self.class_thresholds_ = np.full(len(self.classes_), self.threshold_)
+        if self.class_conditional:
+            for c in np.unique(codes[correct]):
+                own = u[correct & (codes == c)]
+                self.class_thresholds_[c] = max(self.threshold_, _upper(own, self.coverage))
+        accept = ~self._unknown(proba.argmax(axis=1), u)
         self.calibration_ = {
             "n_samples": int(len(codes)),
             "accuracy": float(correct.mean()),
             "accuracy_accepted": float(correct[accept].mean()) if accept.any() else float("nan"),
             "unknown_fraction": float(1 - accept.mean()),
             "threshold": self.threshold_,
+            "classes_above_threshold": int((self.class_thresholds_ > self.threshold_).sum()),
         }
+
+    def _unknown(self, codes: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """True where the uncertainty is above the threshold of the predicted class."""
+        return u > self.class_thresholds_[codes]
 
     # -- predict ------------------------------------------------------------------------
     def _member_proba(self, F: np.ndarray) -> np.ndarray:
@@ -208,14 +244,15 @@ class StructureClassifier(ClassifierMixin, BaseEstimator):
         return self._proba_uncertainty(self.features(X))[1]
 
     def recognize(self, X: Sequence[Atoms] | np.ndarray) -> pd.DataFrame:
-        """Label, probability and uncertainty per structure, with "unknown" above threshold_.
+        """Label, probability and uncertainty per structure, "unknown" above the class threshold.
 
         Columns: ``label`` (most probable class), ``probability``, ``uncertainty``,
         ``unknown`` (bool) and ``answer`` (``label`` or "unknown").
         """
         proba, u = self._proba_uncertainty(self.features(X))
-        label = self.classes_[proba.argmax(axis=1)]
-        unknown = u > self.threshold_
+        codes = proba.argmax(axis=1)
+        label = self.classes_[codes]
+        unknown = self._unknown(codes, u)
         return pd.DataFrame(
             {
                 "label": label,
@@ -225,6 +262,11 @@ class StructureClassifier(ClassifierMixin, BaseEstimator):
                 "answer": np.where(unknown, UNKNOWN, label),
             }
         )
+
+
+def _upper(u: np.ndarray, coverage: float) -> float:
+    """The ``coverage`` quantile, nudged up so the calibration samples at it are accepted."""
+    return float(np.quantile(u, coverage)) * 1.0001 + 1e-12
 
 
 def _fit_member(Z, codes, hidden, alpha, max_iter, seed):

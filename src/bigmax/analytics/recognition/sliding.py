@@ -164,12 +164,13 @@ def sliding_windows(
     label = np.full(n_w, "empty", dtype=object)
     proba = np.zeros(n_w)
     unc = np.full(n_w, np.nan)
+    unknown = ~filled
     if filled.any():
         p, u = classifier._proba_uncertainty(F[filled])
         label[filled] = classifier.classes_[p.argmax(axis=1)]
         proba[filled] = p.max(axis=1)
         unc[filled] = u
-    unknown = ~filled | (unc > classifier.threshold_)
+        unknown[filled] = classifier._unknown(p.argmax(axis=1), u)
     grain = _segment(label, unknown, tuple(len(a) for a in axes))
     _, nearest = cKDTree(centers).query(pos)
     return WindowMap(

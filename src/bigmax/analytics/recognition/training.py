@@ -26,6 +26,9 @@ DEFAULT_TRAINING = {
     "max_strain": 0.02,
     "min_atoms": 100,
     "random_state": 0,
+    # A second, larger augmented set (other seed) on which the thresholds are calibrated:
+    # the 20 % held out of the training copies leave only 8 samples per class.
+    "calibration_per_class": 20,
 }
 
 
@@ -62,8 +65,13 @@ def train_prototype_classifier(
     classifier_params: dict | None = None,
     **training,
 ) -> StructureClassifier:
-    """A StructureClassifier trained on augmented prototypes (see ``training_set``)."""
+    """A StructureClassifier trained on augmented prototypes (see ``training_set``).
+
+    ``calibration_per_class`` fresh augmented copies per class (another seed) then set its
+    "unknown" thresholds; 0 keeps the thresholds from the held-out training copies.
+    """
     params = {**DEFAULT_TRAINING, **training}
+    n_cal = params.pop("calibration_per_class")
     X, y = training_set(labels, **params)
     featurizer = featurizer if featurizer is not None else ScaledSOAP(n_jobs=n_jobs)
     F = featurizer.fit().transform(X)
@@ -71,7 +79,13 @@ def train_prototype_classifier(
         featurizer=featurizer, n_jobs=n_jobs, random_state=params["random_state"],
         **(classifier_params or {}),
     )
-    return model.fit(F, y)
+    model.fit(F, y)
+    if n_cal:
+        X_cal, y_cal = training_set(
+            labels, **{**params, "n_per_class": n_cal, "random_state": params["random_state"] + 1}
+        )
+        model.calibrate(featurizer.transform(X_cal), y_cal)
+    return model
 
 
 def _cache_key(labels, training: dict, featurizer: ScaledSOAP, classifier_params: dict) -> str:
