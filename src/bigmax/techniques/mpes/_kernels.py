@@ -113,6 +113,7 @@ class KernelPlan:
         self.params = params
         self._jitter = keys
         self.arrays = arrays
+        self.ints = np.zeros(1, dtype=np.int64)
 
     def jitter_keys(self, file_index: int) -> np.ndarray:
         """The per-stream RNG keys of one file (uint64)."""
@@ -143,6 +144,12 @@ def make_plan(pipeline: Pipeline | None, axes, sed_compatible: bool, weighted: b
     def a(arr: np.ndarray) -> str:
         arrays.append(np.ascontiguousarray(arr, dtype=np.float64))
         return f"A{len(arrays) - 1}"
+
+    ints: list[int] = []
+
+    def i_(value: int) -> str:
+        ints.append(int(value))
+        return f"n{len(ints) - 1}"
 
     counter = [0]
 
@@ -248,27 +255,31 @@ def make_plan(pipeline: Pipeline | None, axes, sed_compatible: bool, weighted: b
             body.append(f"{ind}r = f - b")
             tol = p(eps)
             body.append(f"{ind}if r < {tol} or r > 1.0 - {tol}:")
-            body.append(f"{ind}    if b > {nb - 1}:")
-            body.append(f"{ind}        b = {nb - 1}")
+            last = i_(nb - 1)
+            body.append(f"{ind}    if b > {last}:")
+            body.append(f"{ind}        b = {last}")
             body.append(f"{ind}    if b > 0 and {v} < {e}[b]:")
             body.append(f"{ind}        b -= 1")
-            body.append(f"{ind}    elif b < {nb - 1} and {v} >= {e}[b + 1]:")
+            body.append(f"{ind}    elif b < {last} and {v} >= {e}[b + 1]:")
             body.append(f"{ind}        b += 1")
         else:
-            body.append(f"{ind}b = _edge_bin({e}, {v}, {nb})")
-        body.append(f"{ind}idx += b * {strides[k]}")
+            body.append(f"{ind}b = _edge_bin({e}, {v}, {i_(nb)})")
+        body.append(f"{ind}idx += b * {i_(strides[k])}")
     body.append(f"{ind}H[idx] += {'np.float64(W[i])' if weighted else 'np.uint64(1)'}")
 
     cols = ", ".join(f"c{j}" for j in range(len(source_columns)))
     arr_args = "".join(f", A{j}" for j in range(len(arrays)))
-    sig = f"def kernel({cols}{', ' if cols else ''}W, start, stop, off, K, P{arr_args}, H):"
+    sig = f"def kernel({cols}{', ' if cols else ''}W, start, stop, off, K, P, N{arr_args}, H):"
     hoist = [f"    p{k} = P[{k}]" for k in range(len(params))]
+    hoist += [f"    n{k} = N[{k}]" for k in range(len(ints))]
     src = "\n".join(
         [_HEADER + "@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)", sig]
         + hoist + ["    for i in range(start, stop):"] + body + ["    return 0", ""]
     )
     key = hashlib.sha1(src.encode()).hexdigest()[:16]
-    return KernelPlan(src, key, source_columns, np.array(params, dtype=np.float64), jkeys, arrays)
+    plan = KernelPlan(src, key, source_columns, np.array(params, dtype=np.float64), jkeys, arrays)
+    plan.ints = np.array(ints or [0], dtype=np.int64)
+    return plan
 
 
 def _strides(shape: list[int]) -> list[int]:
@@ -324,7 +335,7 @@ def run_kernel(kernel, plan: KernelPlan, data: dict[str, np.ndarray], weights: n
     """Bin events [start, stop) of one chunk into ``hist`` (flat). Releases the GIL."""
     cols = [data[c] for c in plan.columns]
     w = weights if weights is not None else _EMPTY
-    return kernel(*cols, w, start, stop, np.uint64(event_offset), keys, plan.params,
+    return kernel(*cols, w, start, stop, np.uint64(event_offset), keys, plan.params, plan.ints,
                   *plan.arrays, hist)
 
 
