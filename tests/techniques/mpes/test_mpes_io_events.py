@@ -96,3 +96,131 @@ def test_only_file_unreadable_raises_naming_it(tmp_path):
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
     with pytest.raises(MPESFormatError, match="broken.h5"):
         open_events(bad)
+
+
+# -- FEL and lab train-resolved files -------------------------------------------------------
+FLASH = sorted((LOADER / "flash").glob("*.h5"))
+SXP = LOADER / "sxp" / "RAW-R0016-DA03-S00000.h5"
+CFEL = LOADER / "cfel" / "20250411_12h34m03s185_000123.h5"
+
+
+def test_flash_electron_table_matches_the_padded_blocks():
+    import h5py
+
+    src = open_events(FLASH[0])
+    with h5py.File(FLASH[0]) as h5:
+        value = h5["uncategorised/FLASH.EXP/HEXTOF.DAQ/DLD1/value"][()]
+        trains = h5["uncategorised/FLASH.EXP/HEXTOF.DAQ/DLD1/index"][()]
+        gmd = h5["FL1/Photon Diagnostic/GMD/Pulse resolved energy/energy tunnel/value"][()]
+        gmd_index = h5["FL1/Photon Diagnostic/GMD/Pulse resolved energy/energy tunnel/index"][()]
+    valid = ~np.isnan(value[:, 3, :])
+    assert src.n_events == int(valid.sum()) == 4027
+    d = src.read()
+    for c in ("trainId", "pulseId", "dldPosX", "dldPosY", "dldTimeSteps", "dldSectorID",
+              "sampleBias", "timeStamp", "delayStage", "gmdTunnel"):
+        assert c in d
+    assert d["dldPosX"].dtype == np.uint16 and d["dldTimeSteps"].dtype == np.uint32
+    np.testing.assert_array_equal(d["dldPosX"], value[:, 1, :][valid].astype(np.uint16))
+    np.testing.assert_array_equal(d["dldPosY"], value[:, 0, :][valid].astype(np.uint16))
+    raw_t = value[:, 3, :][valid].astype(np.int64)
+    np.testing.assert_array_equal(d["dldTimeSteps"], raw_t >> 3)
+    np.testing.assert_array_equal(d["dldSectorID"], raw_t & 7)
+    np.testing.assert_array_equal(d["pulseId"], value[:, 2, :][valid].astype(np.int64) - 5)
+    ti = np.nonzero(valid)[0]
+    np.testing.assert_array_equal(d["trainId"], trains[ti])
+    np.testing.assert_array_equal(d["sampleBias"], value[ti, 4, 0])
+    # a per-pulse channel: the GMD energy of the electron's own train and pulse
+    k = 100
+    row = int(np.nonzero(gmd_index == d["trainId"][k])[0][0])
+    assert d["gmdTunnel"][k] == gmd[row, 0, d["pulseId"][k]]
+    # electronId counts electrons within each (train, pulse)
+    assert d["electronId"][0] == 0
+    same = (d["trainId"][1:] == d["trainId"][:-1]) & (d["pulseId"][1:] == d["pulseId"][:-1])
+    np.testing.assert_array_equal(d["electronId"][1:][same], d["electronId"][:-1][same] + 1)
+
+
+def test_flash_two_files_are_one_source():
+    src = open_events(LOADER / "flash")
+    assert len(src.files) == 2 and src.n_events == 4027 + 4213
+    chunks = list(src.iter_chunks(["dldPosX"], chunk_events=1000))
+    assert [c.file_index for c in chunks].count(1) == 5
+    assert sum(len(c) for c in chunks) == src.n_events
+
+
+def test_sxp_hits_and_train_channels():
+    import h5py
+
+    src = open_events(SXP)
+    det = "INSTRUMENT/SXP_TR_XPES/DET/MCP_DETECTOR:output/data"
+    with h5py.File(SXP) as h5:
+        t = h5[f"{det}/t"][:, :500]
+        x = h5[f"{det}/x"][:, :500]
+        tid = h5[f"{det}/trainId"][()]
+        index = h5["INDEX/trainId"][()]
+        delay = h5["CONTROL/SCS_ILH_LAS/MDL/OPTICALDELAY_PP800/actualPosition/value"][()]
+    valid = t != 0
+    assert src.n_events == int(valid.sum()) == 2088
+    d = src.read()
+    np.testing.assert_array_equal(d["dldPosX"], x[valid])
+    assert d["dldTimeSteps"].dtype == t.dtype
+    np.testing.assert_array_equal(d["trainId"], tid[np.nonzero(valid)[0]])
+    k = 1000
+    assert d["delayStage"][k] == delay[index == d["trainId"][k]][0]
+
+
+def test_cfel_loads_with_slow_channels():
+    src = open_events(CFEL)
+    assert src.n_events == 20
+    d = src.read()
+    assert {"dldPosX", "dldTimeSteps", "dldSectorID", "sampleBias", "timeStamp"} <= set(d)
+    assert np.all(d["stepId"] == 0)  # all 20 events precede the first step's end count
+
+
+# -- generic tables ---------------------------------------------------------------------------
+def test_csv_and_generic_hdf5(tmp_path):
+    import h5py
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 2000, 2345)
+    t = rng.random(2345)
+    csv = tmp_path / "events.csv"
+    csv.write_text("x,t\n" + "".join(f"{a},{float(b)!r}\n" for a, b in zip(x, t, strict=True)))
+    src = open_events(csv)
+    assert src.n_events == 2345
+    got = np.concatenate([c["t"] for c in src.iter_chunks(["t"], chunk_events=1000)])
+    np.testing.assert_array_equal(got, t)
+    h5 = tmp_path / "events.h5"
+    with h5py.File(h5, "w") as f:
+        f["det/x"] = x.astype(np.uint16)
+        f["det/t"] = t.astype(np.float32)
+        f["det/t"].attrs["units"] = "ns"
+        f["scalar_log"] = np.arange(3)
+    src = open_events(h5)
+    assert src.columns == {"det/x": np.uint16, "det/t": np.float32}
+    assert src.units == {"det/t": "ns"}
+    np.testing.assert_array_equal(src.read(["det/x"])["det/x"], x)
+
+
+def test_broken_and_empty_files_skipped_with_warning(tmp_path):
+    import shutil
+
+    from bigmax.techniques.mpes.events import MPESFileWarning
+
+    shutil.copy(METIS, tmp_path / "a.h5")
+    (tmp_path / "b.h5").write_bytes(METIS.read_bytes()[:5000])
+    (tmp_path / "c.h5").write_bytes(b"")
+    with pytest.warns(MPESFileWarning) as rec:
+        src = open_events(tmp_path)
+    messages = " ".join(str(w.message) for w in rec)
+    assert "b.h5" in messages and "c.h5" in messages
+    assert src.n_events == 297398 and src.file_indices == [0]
+
+
+def test_bad_arguments():
+    src = open_events(METIS)
+    with pytest.raises(ValueError, match="chunk_events"):
+        list(src.iter_chunks(chunk_events=0))
+    with pytest.raises(MPESFormatError, match="no file matches"):
+        open_events("/nonexistent/dir/*.h5")
+    with pytest.raises(MPESFormatError, match="unknown event format"):
+        open_events(METIS, format="tiff")

@@ -40,6 +40,10 @@ FORMATS: dict[str, str] = {
     "csv": "tabular:CSVReader",
 }
 
+#: What h5py and pyarrow raise on damaged headers (besides their own OSError subclasses).
+_HEADER_ERRORS = (
+    OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError
+)
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 PARQUET_MAGIC = b"PAR1"
 #: Suffixes a folder is scanned for.
@@ -70,7 +74,7 @@ def _hdf5_layout(path: Path) -> str:
                 return "sxp"
             if "DLD/DLD/times" in h5:
                 return "cfel"
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
         raise MPESFormatError(f"{path}: not a readable HDF5 file ({err})") from err
     return "hdf5"
 
@@ -105,4 +109,11 @@ def detect_format(path: str | Path) -> str:
 def open_file(path: str | Path, format: str | None = None) -> EventFileReader:
     """A reader for one event file; reads headers only. Bad files raise MPESFormatError."""
     fmt = format or detect_format(path)
-    return _reader_class(fmt)(path)
+    cls = _reader_class(fmt)
+    try:
+        return cls(path)
+    except MPESFormatError:
+        raise
+    except _HEADER_ERRORS as err:
+        # h5py and pyarrow report damaged headers with many exception types
+        raise MPESFormatError(f"{path}: not a readable {cls.label} file ({err})") from err

@@ -74,7 +74,7 @@ class EventFileReader:
             data = self._read(start, stop, names)
         except MPESFormatError:
             raise
-        except (OSError, KeyError, ValueError, RuntimeError, TypeError) as err:
+        except (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError) as err:
             raise MPESFormatError(f"{self.path}: cannot read events {start}:{stop}: {err}") from err
         for c in names:
             arr = data[c]
