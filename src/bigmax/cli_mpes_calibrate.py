@@ -287,15 +287,15 @@ def energy_cmd(
 
         fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
         norm = tr / tr.max(axis=1, keepdims=True)
-        for i, row in enumerate(norm):
-            ax[0].plot(t, row + 0.0 * i, lw=0.8)
-        ax[0].plot(ec.peaks_, np.interp(ec.peaks_, t, norm[0]) * 0 + 1.02, "kv", ms=5)
+        for row in norm:
+            ax[0].plot(t, row, lw=0.8)
+        ax[0].plot(ec.peaks_, np.full(ec.peaks_.size, 1.03), "kv", ms=5)
         ax[0].set_xlabel("TOF (steps)")
         ax[0].set_ylabel("normalised counts")
         ax[0].set_title("bias series; features marked")
         tt = np.linspace(t.min(), t.max(), 400)
         ax[1].plot(tt, ec.predict(tt), "k-", label=f"fit ({kind})")
-        ax[1].plot(ec.peaks_, ec.predict(ec.peaks_ - ec.residuals_tof_), "o", label="features")
+        ax[1].plot(ec.peaks_, ec.target_energies_, "o", label="features (bias-shifted)")
         ax[1].set_xlabel("TOF (steps)")
         ax[1].set_ylabel("energy (eV)")
         ax[1].legend()

@@ -152,6 +152,8 @@ class EnergyCalibrator:
         Polynomial coefficients, highest order first (``polynomial``).
     residuals_tof_ : array (n_biases,)
         Feature positions minus the fitted model's, in TOF units.
+    target_energies_ : array (n_biases,)
+        The energy each feature should be calibrated to (reference energy plus bias shift).
     """
 
     def __init__(
@@ -240,6 +242,8 @@ class EnergyCalibrator:
         else:
             self._fit_polynomial(p, kin, ref, s)
         self.residuals_tof_ = p - self._invert(self.energies_model_, p)
+        # the energy each feature should get: the reference's, shifted by its bias difference
+        self.target_energies_ = self.ref_energy + s * (kin - kin[ref])
         self.tof_ = None if tof is None else np.asarray(tof, dtype=np.float64)
         return self
 
