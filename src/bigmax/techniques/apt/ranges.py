@@ -337,9 +337,11 @@ def _label_kernel(mq, b, owner, lut, m0, inv, out):  # pragma: no cover - compil
         if not (x >= b[0] and x < b[nb - 1]):  # also NaN
             out[i] = -1
             continue
-        k = int((np.float64(x) - m0) * inv)
-        if k >= nl:
-            k = nl - 1
+        k = 0
+        if inv > 0:
+            k = int((np.float64(x) - m0) * inv)
+        if k >= nl or k < 0:
+            k = nl - 1 if k >= nl else 0
         s = lut[k]
         while s + 1 < nb and b[s + 1] <= x:
             s += 1
@@ -385,7 +387,7 @@ def label_ions(
         owner = np.where(owner >= 0, ion_of[np.maximum(owner, 0)], -1).astype(np.int32)
     m0, span = float(b[0]), float(b[-1]) - float(b[0])
     nl = int(min(max(4 * len(b), 1024), 1 << 20))
-    inv = nl / span if span > 0 else 0.0
+    inv = nl / span if np.isfinite(span) and span > 0 else 0.0
     starts = m0 + np.arange(nl) / inv if inv else np.full(nl, m0)
     lut = np.maximum(np.searchsorted(b, starts, side="right") - 2, 0).astype(np.int64)
     _label_kernel(flat, b, owner, lut, m0, inv, out)
@@ -401,7 +403,7 @@ def _lines(path: str | os.PathLike) -> list[str]:
     except OSError as err:
         raise RangeFileError(path, 0, f"cannot read file: {err.strerror}") from None
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        text = data.decode("utf-16")
+        text = data.decode("utf-16", errors="replace")
     else:
         if b"\x00" in data:
             line = data[: data.index(b"\x00")].count(b"\n") + 1
@@ -439,13 +441,14 @@ class _Num:
 
     def count(self, tok: str, line: int, what: str) -> int:
         v = self(tok, line, what)
-        if v != int(v) or v < 0:
+        if not np.isfinite(v) or v != int(v) or v < 0 or v > 2**31:
             raise RangeFileError(self.path, line, f"{what}: {tok!r} is not a whole count")
         return int(v)
 
 
 def _hex(r: float, g: float, b: float) -> str:
-    return "".join(f"{int(round(min(max(c, 0.0), 1.0) * 255)):02X}" for c in (r, g, b))
+    vals = [min(max(c, 0.0), 1.0) if np.isfinite(c) else 0.0 for c in (r, g, b)]
+    return "".join(f"{int(round(c * 255)):02X}" for c in vals)
 
 
 def read_rrng(path: str | os.PathLike) -> RangeTable:

@@ -65,6 +65,8 @@ class Section:
             return None
         if kind == "f" and self.type_bits < 32:
             return None
+        if self.record_size % (self.type_bits // 8):
+            return None
         return np.dtype(f"<{kind}{self.type_bits // 8}")
 
     @property

@@ -169,8 +169,19 @@ def read_nxapm(path: str | os.PathLike) -> IonData:
 
     try:
         f = h5py.File(path, "r")
-    except OSError as err:
+    except Exception as err:
         raise APTFormatError(path, 0, f"not a readable HDF5 file: {err}") from None
+    try:
+        return _open_nxapm(path, f)
+    except APTFormatError:
+        raise
+    except Exception as err:  # h5py raises OSError, RuntimeError, KeyError... on damaged files
+        raise APTFormatError(path, 0, f"damaged NXapm file: {err}") from None
+
+
+def _open_nxapm(path, f) -> IonData:
+    import h5py
+
     with f:
         entries = [k for k in f if k.startswith("entry")]
         if not entries:
@@ -189,8 +200,11 @@ def read_nxapm(path: str | os.PathLike) -> IonData:
 
     def ds(p: str):
         def load(sl):
-            with h5py.File(path, "r") as h:
-                return h[p][sl]
+            try:
+                with h5py.File(path, "r") as h:
+                    return h[p][sl]
+            except Exception as err:  # any HDF5 failure on a damaged file
+                raise APTFormatError(path, 0, f"cannot read /{p}: {err}") from None
 
         return load
 
