@@ -134,7 +134,7 @@ def delay_from_file(
                     "give adc_range"
                 )
     lo, hi = adc_range
-    if hi - lo < 0.01 * max(abs(hi), abs(lo), 1.0):
+    if hi - lo < 0.05 * max(abs(hi), abs(lo), 1.0):
         warnings.warn(
             f"{path}: ADC range {adc_range} is narrow; if the stage did not scan in this file, "
             "give the scan's adc_range",
