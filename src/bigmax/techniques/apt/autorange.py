@@ -4,7 +4,7 @@ The ions are recognised by their natural isotope patterns, as an expert (and Wei
 Patterns 2:100192, 2021) would: Si+ is three peaks at 28, 29 and 30 Da in the ratio
 92 : 4.7 : 3.1, Si2+ the same at 14, 14.5 and 15 Da. Steps:
 
-1. peaks: ``scipy.signal.find_peaks`` on the smoothed spectrum over a running-median background,
+1. peaks: ``scipy.signal.find_peaks`` on the smoothed spectrum over a running-percentile background,
    keeping peaks ``min_significance`` standard deviations above the Poisson noise;
 2. candidates: every naturally occurring element at charge 1-3, common residual-gas ions
    (H2, H2O, OH, N2, O2, CO, ...), and, in a second pass, small molecular ions (XO, XO2, X2O,
@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import gaussian_filter1d, median_filter
+from scipy.ndimage import gaussian_filter1d, percentile_filter
 from scipy.optimize import nnls
 from scipy.signal import find_peaks, peak_widths
 
@@ -131,7 +131,7 @@ def detect_peaks(
     background_width: float = 3.0,
     min_counts: float = 10.0,
 ) -> tuple[Peaks, np.ndarray]:
-    """Peaks of ``spectrum`` above a running-median background; also returns that background.
+    """Peaks of ``spectrum`` above a running 30th-percentile background (also returned).
 
     Range bounds are where the smoothed peak falls to 10 % of its height above background
     (``peak_widths`` at ``rel_height=0.9``), cut half-way between overlapping neighbours.
@@ -140,7 +140,8 @@ def detect_peaks(
     w = spectrum.bin_width
     smoothed = gaussian_filter1d(counts, smooth)
     size = max(3, int(background_width / w) | 1)
-    bkg = gaussian_filter1d(median_filter(smoothed, size=size, mode="nearest"), size / 4)
+    # a low percentile ignores the peaks (they cover a small part of any 3 Da window)
+    bkg = gaussian_filter1d(percentile_filter(smoothed, 30, size=size, mode="nearest"), 2.0)
     bkg = np.maximum(bkg, 0.0)
     z = (smoothed - bkg) / np.sqrt(bkg + 1.0)
     idx, _ = find_peaks(z, height=min_significance, distance=max(1, int(0.1 / w)))
@@ -227,7 +228,7 @@ class _Model:
     """
 
     def __init__(self, peaks: Peaks, spectrum: MassSpectrum, bkg: np.ndarray,
-                 systematic: float = 0.1) -> None:
+                 systematic: float = 0.03) -> None:
         self.peaks = peaks
         self.spectrum = spectrum
         self.bkg_density = bkg / spectrum.bin_width
