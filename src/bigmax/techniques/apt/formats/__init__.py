@@ -8,14 +8,15 @@ HDF5), then by suffix. Every reader maps the file and converts columns on first 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bigmax.techniques.apt.formats.apt6 import read_apt, read_sections
 from bigmax.techniques.apt.formats.ato import read_ato
-from bigmax.techniques.apt.formats.epos import read_epos, write_epos
+from bigmax.techniques.apt.formats.epos import EXTRA as EPOS_EXTRA
+from bigmax.techniques.apt.formats.epos import append_epos, read_epos, write_epos
 from bigmax.techniques.apt.formats.nxapm import read_nxapm, write_nxapm
-from bigmax.techniques.apt.formats.pos import read_pos, write_pos
+from bigmax.techniques.apt.formats.pos import append_pos, read_pos, write_pos
 from bigmax.techniques.apt.formats.raw import read_raw
 from bigmax.techniques.apt.ions import APTFormatError, IonData
 
@@ -110,16 +111,34 @@ def iter_chunks(
         yield ions.chunk(start, start + chunk_ions)
 
 
-def write_ions(path: str | os.PathLike, ions: IonData, format: str | None = None, **kw) -> None:
-    """Write ``ions`` as pos, epos or nxapm (by ``format`` or the suffix of ``path``)."""
+def write_ions(
+    path: str | os.PathLike,
+    ions: IonData,
+    format: str | None = None,
+    chunk: int = 1 << 22,
+    progress: Callable[[int], None] | None = None,
+    **kw,
+) -> None:
+    """Write ``ions`` as pos, epos or nxapm (by ``format`` or suffix), chunk by chunk.
+
+    Lazy inputs stay lazy: only ``chunk`` ions are converted at a time, so converting a 10^8-ion
+    file needs memory for one chunk, not for the whole file. ``kw`` goes to ``write_nxapm``
+    (``ranges=``, ``compression=``).
+    """
     fmt = format or SUFFIXES.get(Path(path).suffix.lower())
-    if fmt == "pos":
-        write_pos(path, ions.xyz, ions.mq)
-    elif fmt == "epos":
-        known = {"tof", "v_dc", "v_pulse", "det_x", "det_y", "delta_pulse", "multiplicity"}
-        cols = {k: v for k, v in ions.columns.items() if k in known}
-        write_epos(path, ions.xyz, ions.mq, cols)
-    elif fmt == "nxapm":
-        write_nxapm(path, ions, **kw)
-    else:
-        raise ValueError(f"{path}: cannot write format {fmt!r}; use pos, epos or nxapm")
+    if fmt not in ("pos", "epos", "nxapm"):
+        raise ValueError(f"{path}: cannot write format {fmt!r}; use .pos, .epos or .nxs")
+    if fmt == "nxapm":
+        write_nxapm(path, ions, chunk=chunk, progress=progress, **kw)
+        return
+    known = {name for name, *_ in EPOS_EXTRA}
+    with open(path, "wb") as fh:
+        for start in range(0, ions.n_ions, chunk):
+            c = ions.chunk(start, start + chunk)
+            if fmt == "pos":
+                append_pos(fh, c.xyz, c.mq)
+            else:
+                cols = {k: v for k, v in c.columns.items() if k in known}
+                append_epos(fh, c.xyz, c.mq, cols)
+            if progress is not None:
+                progress(start + len(c))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import BinaryIO
 
 import numpy as np
 
@@ -44,6 +45,7 @@ def write_epos(
     mq: np.ndarray,
     columns: Mapping[str, np.ndarray] | None = None,
     chunk: int = 1 << 21,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Write ions as .epos; columns missing from ``columns`` are written as 0."""
     xyz = np.asarray(xyz)
@@ -58,18 +60,29 @@ def write_epos(
             raise ValueError(f"write_epos: column {name!r} is not an ePOS field ({sorted(known)})")
         if len(col) != n:
             raise ValueError(f"write_epos: column {name!r} has {len(col)} rows, expected {n}")
-    rec = np.dtype(
-        [("x", ">f4"), ("y", ">f4"), ("z", ">f4"), ("mq", ">f4")]
-        + [(name, ">" + dt[1:]) for name, _, dt, _ in EXTRA]
-    )
-    buf = np.zeros(min(chunk, n), dtype=rec)
     with open(path, "wb") as fh:
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            b = buf[: stop - start]
-            b["x"], b["y"], b["z"] = xyz[start:stop, 0], xyz[start:stop, 1], xyz[start:stop, 2]
-            b["mq"] = mq[start:stop]
-            for name, *_ in EXTRA:
-                if name in columns:
-                    b[name] = columns[name][start:stop]
-            b.tofile(fh)
+            cols = {k: v[start:stop] for k, v in columns.items()}
+            append_epos(fh, xyz[start:stop], mq[start:stop], cols)
+            if progress is not None:
+                progress(stop)
+
+
+RECORD_DTYPE = np.dtype(
+    [("x", ">f4"), ("y", ">f4"), ("z", ">f4"), ("mq", ">f4")]
+    + [(name, ">" + dt[1:]) for name, _, dt, _ in EXTRA]
+)
+
+
+def append_epos(
+    fh: BinaryIO, xyz: np.ndarray, mq: np.ndarray, columns: Mapping[str, np.ndarray]
+) -> None:
+    """Append one chunk of ions to an open .epos file (absent columns are 0)."""
+    b = np.zeros(len(xyz), dtype=RECORD_DTYPE)
+    b["x"], b["y"], b["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    b["mq"] = mq
+    for name, col in columns.items():
+        if name in RECORD_DTYPE.names:
+            b[name] = col
+    b.tofile(fh)

@@ -15,6 +15,7 @@ mass_to_charge_range, name, color}`` (``ion0`` = unknown) and a per-ion ``ion_ty
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 
@@ -82,6 +83,7 @@ def write_nxapm(
     ranges=None,
     chunk: int = 1 << 22,
     compression: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Write ions (and optionally a RangeTable) as NXapm HDF5, chunk by chunk."""
     import h5py
@@ -126,6 +128,8 @@ def write_nxapm(
                 d[start:stop] = c.columns[name]
             if d_type is not None:
                 d_type[start:stop] = (label_ions(mq, ranges, by="ion") + 1).astype(np.uint16)
+            if progress is not None:
+                progress(stop)
 
 
 def _write_ranges(f, ranges, ions: IonData) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import BinaryIO
 
 import numpy as np
 
@@ -26,18 +28,28 @@ def read_pos(path: str | os.PathLike) -> IonData:
 
 
 def write_pos(
-    path: str | os.PathLike, xyz: np.ndarray, mq: np.ndarray, chunk: int = 1 << 22
+    path: str | os.PathLike,
+    xyz: np.ndarray,
+    mq: np.ndarray,
+    chunk: int = 1 << 22,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Write ions as .pos, a few million records at a time (no full-size temporary)."""
     xyz = np.asarray(xyz)
     mq = np.asarray(mq)
     if xyz.ndim != 2 or xyz.shape[1] != 3 or mq.shape != (len(xyz),):
         raise ValueError(f"write_pos: need xyz (n, 3) and mq (n,), got {xyz.shape}, {mq.shape}")
-    buf = np.empty((min(chunk, len(xyz)), 4), dtype=">f4")
     with open(path, "wb") as fh:
         for start in range(0, len(xyz), chunk):
             stop = min(start + chunk, len(xyz))
-            b = buf[: stop - start]
-            b[:, :3] = xyz[start:stop]
-            b[:, 3] = mq[start:stop]
-            b.tofile(fh)
+            append_pos(fh, xyz[start:stop], mq[start:stop])
+            if progress is not None:
+                progress(stop)
+
+
+def append_pos(fh: BinaryIO, xyz: np.ndarray, mq: np.ndarray) -> None:
+    """Append one chunk of ions to an open .pos file."""
+    b = np.empty((len(xyz), 4), dtype=">f4")
+    b[:, :3] = xyz
+    b[:, 3] = mq
+    b.tofile(fh)
