@@ -387,7 +387,9 @@ def _resolve_scheduler(scheduler: Any) -> Any:
         if "://" in scheduler or ":" in scheduler:
             from distributed import Client
 
-            return Client(scheduler)
+            client = Client(scheduler, set_as_default=False)
+            client._bigmax_owned = True  # made here, closed after the computation
+            return client
         raise BinningError(
             f"scheduler {scheduler!r}: expected 'threads', 'processes', 'synchronous' or a "
             "dask.distributed address such as tcp://host:8786"
@@ -531,8 +533,12 @@ def bin_events(
         hist, n_read, _ = _stream(src, plan, weights, size, threads, int(chunk_events), weighted,
                                   progress)
     else:
-        hist, n_read = _dask_bin(src, plan, weights, size, weighted, int(chunk_events), sched,
-                                 progress)
+        try:
+            hist, n_read = _dask_bin(src, plan, weights, size, weighted, int(chunk_events),
+                                     sched, progress)
+        finally:
+            if getattr(sched, "_bigmax_owned", False):
+                sched.close()
     units = _axis_units(pipeline, getattr(src, "units", {}))
     coords = {}
     for ax in axes_:
