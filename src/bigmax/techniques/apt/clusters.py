@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from bigmax.techniques.apt.spatial_stats import (
     PointCloudError,
+    cell_list,
     check_xyz,
     knn_distribution,
     random_label_indices,
@@ -37,46 +38,8 @@ from bigmax.techniques.apt.spatial_stats import (
 
 ClusterInputError = PointCloudError
 
-_MAX_CELLS_PER_POINT = 8
-
 
 # ---------------------------------------------------------------- cell lists
-
-
-def _grid(points: np.ndarray, cell: float, pad: float = 0.0):
-    """Origin, cell size and dims of a dense grid over ``points`` (cell grown if too many)."""
-    lo = points.min(axis=0).astype(np.float64) - pad
-    hi = points.max(axis=0).astype(np.float64) + pad
-    span = np.maximum(hi - lo, 1e-6)
-    cap = max(_MAX_CELLS_PER_POINT * len(points), 1 << 16)
-    cell = float(cell)
-    while np.prod(np.floor(span / cell) + 1) > cap:
-        cell *= 1.26
-    dims = (np.floor(span / cell) + 1).astype(np.int64)
-    return lo, cell, dims
-
-
-@numba.njit(cache=True, parallel=True)
-def _cell_of(p, lo, inv, dims):
-    n = p.shape[0]
-    out = np.empty(n, np.int64)
-    for i in numba.prange(n):
-        cx = min(max(int((p[i, 0] - lo[0]) * inv), 0), dims[0] - 1)
-        cy = min(max(int((p[i, 1] - lo[1]) * inv), 0), dims[1] - 1)
-        cz = min(max(int((p[i, 2] - lo[2]) * inv), 0), dims[2] - 1)
-        out[i] = (cx * dims[1] + cy) * dims[2] + cz
-    return out
-
-
-def _cell_list(points: np.ndarray, cell: float, pad: float = 0.0):
-    """Points sorted by cell: (order, starts, lo, cell, dims)."""
-    lo, cell, dims = _grid(points, cell, pad)
-    ids = _cell_of(points, lo, 1.0 / cell, dims)
-    order = np.argsort(ids, kind="stable")
-    counts = np.bincount(ids, minlength=int(np.prod(dims)))
-    starts = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(counts, out=starts[1:])
-    return order, starts, lo, cell, dims
 
 
 @numba.njit(cache=True)
@@ -131,7 +94,7 @@ def link(points: np.ndarray, d_max: float) -> np.ndarray:
     """Single-linkage groups at distance ``d_max``: one int64 group id per point (0..g-1)."""
     if len(points) == 0:
         return np.empty(0, np.int64)
-    order, starts, _lo, _cell, dims = _cell_list(points, d_max)
+    order, starts, _lo, _cell, dims = cell_list(points, d_max)
     ps = np.ascontiguousarray(points[order])
     parent = np.arange(len(ps), dtype=np.int64)
     _link(ps, starts, dims, float(d_max) ** 2, parent)
@@ -241,7 +204,7 @@ def envelope_erode(
         return
     cs_all = np.asarray(xyz[core])
     reach = envelope + max(erosion, 0.0)
-    order, starts, lo, cell, dims = _cell_list(cs_all, reach, pad=reach)
+    order, starts, lo, cell, dims = cell_list(cs_all, reach, pad=reach)
     cs = np.ascontiguousarray(cs_all[order])
     clab = labels[core][order]
     _envelope(xyz, labels, cs, clab, starts, lo, 1.0 / cell, dims, envelope**2, reach**2)
@@ -254,7 +217,7 @@ def envelope_erode(
     cand = np.flatnonzero((labels >= 0) & ~is_core)
     del is_core
     sh = np.asarray(xyz[shell_idx])
-    order, starts, lo, cell, dims = _cell_list(sh, erosion, pad=erosion)
+    order, starts, lo, cell, dims = cell_list(sh, erosion, pad=erosion)
     sh = np.ascontiguousarray(sh[order])
     _erode(xyz, cand, labels, sh, starts, lo, 1.0 / cell, dims, erosion**2)
 

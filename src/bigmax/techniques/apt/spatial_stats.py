@@ -16,8 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
+
+_MAX_CELLS_PER_POINT = 8
 
 
 class PointCloudError(ValueError):
@@ -218,6 +221,86 @@ def knn_distribution(
     return KnnDistribution(k=int(k), measured=measured, random=rand, n_solutes=len(idx))
 
 
+# ---------------------------------------------------------------- cell lists
+
+
+def grid(points: np.ndarray, cell: float, pad: float = 0.0):
+    """Origin, cell size and dims of a dense grid over ``points`` (cell grown if too many)."""
+    lo = points.min(axis=0).astype(np.float64) - pad
+    hi = points.max(axis=0).astype(np.float64) + pad
+    span = np.maximum(hi - lo, 1e-6)
+    cap = max(_MAX_CELLS_PER_POINT * len(points), 1 << 16)
+    cell = float(cell)
+    while np.prod(np.floor(span / cell) + 1) > cap:
+        cell *= 1.26
+    dims = (np.floor(span / cell) + 1).astype(np.int64)
+    return lo, cell, dims
+
+
+@numba.njit(cache=True, parallel=True)
+def _cell_of(p, lo, inv, dims):
+    n = p.shape[0]
+    out = np.empty(n, np.int64)
+    for i in numba.prange(n):
+        cx = min(max(int((p[i, 0] - lo[0]) * inv), 0), dims[0] - 1)
+        cy = min(max(int((p[i, 1] - lo[1]) * inv), 0), dims[1] - 1)
+        cz = min(max(int((p[i, 2] - lo[2]) * inv), 0), dims[2] - 1)
+        out[i] = (cx * dims[1] + cy) * dims[2] + cz
+    return out
+
+
+def cell_list(points: np.ndarray, cell: float, pad: float = 0.0):
+    """Points sorted by cell of a dense grid: (order, starts, lo, cell, dims).
+
+    Points of cell c are ``points[order[starts[c]:starts[c + 1]]]``; the cell edge is at
+    least ``cell`` (grown when the grid would exceed 8 cells per point).
+    """
+    lo, cell, dims = grid(points, cell, pad)
+    ids = _cell_of(points, lo, 1.0 / cell, dims)
+    order = np.argsort(ids, kind="stable")
+    counts = np.bincount(ids, minlength=int(np.prod(dims)))
+    starts = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return order, starts, lo, cell, dims
+
+
+@numba.njit(cache=True, parallel=True)
+def _shell_counts(xyz, is_b, offset, cs, cidx, starts, lo, inv, dims, r_max, dr, nb):
+    n = xyz.shape[0]
+    nx, ny, nz = dims[0], dims[1], dims[2]
+    n_blocks = 64
+    tot = np.zeros((n_blocks, nb), np.int64)
+    hit = np.zeros((n_blocks, nb), np.int64)
+    r2 = r_max * r_max
+    for blk in numba.prange(n_blocks):
+        for i in range(blk * n // n_blocks, (blk + 1) * n // n_blocks):
+            fx = (xyz[i, 0] - lo[0]) * inv
+            fy = (xyz[i, 1] - lo[1]) * inv
+            fz = (xyz[i, 2] - lo[2]) * inv
+            if fx < -1.0 or fy < -1.0 or fz < -1.0 or fx >= nx + 1 or fy >= ny + 1:
+                continue
+            if fz >= nz + 1:
+                continue
+            cx, cy, cz = int(np.floor(fx)), int(np.floor(fy)), int(np.floor(fz))
+            for x2 in range(max(cx - 1, 0), min(cx + 2, nx)):
+                for y2 in range(max(cy - 1, 0), min(cy + 2, ny)):
+                    for z2 in range(max(cz - 1, 0), min(cz + 2, nz)):
+                        c2 = (x2 * ny + y2) * nz + z2
+                        for j in range(starts[c2], starts[c2 + 1]):
+                            if cidx[j] == i + offset:
+                                continue
+                            d0 = xyz[i, 0] - cs[j, 0]
+                            d1 = xyz[i, 1] - cs[j, 1]
+                            d2 = xyz[i, 2] - cs[j, 2]
+                            d = d0 * d0 + d1 * d1 + d2 * d2
+                            if d < r2:
+                                k = min(int(np.sqrt(d) / dr), nb - 1)
+                                tot[blk, k] += 1
+                                if is_b[i]:
+                                    hit[blk, k] += 1
+    return tot.sum(axis=0), hit.sum(axis=0)
+
+
 # ---------------------------------------------------------------- RDF
 
 
@@ -269,10 +352,9 @@ def rdf(
     -----
     Normalising by the *local* number of ions in each shell, not the mean density, removes
     the bias of centres near the specimen surface (shells cut by the surface hold fewer ions
-    of every species).
+    of every species). All ions stream past a cell list of the centres in chunks, in numba,
+    so memory stays at the centres plus one chunk.
     """
-    from scipy.spatial import cKDTree
-
     check_xyz(xyz)
     if not (r_max > 0 and dr > 0 and dr <= r_max):
         raise PointCloudError(f"need 0 < dr <= r_max, got dr={dr!r}, r_max={r_max!r}")
@@ -288,34 +370,23 @@ def rdf(
     a_idx = np.flatnonzero(a_mask)
     if len(a_idx) > max_centres:
         a_idx = np.sort(rng.choice(a_idx, size=max_centres, replace=False))
-    c = np.asarray(xyz[a_idx], np.float64)
-    # only ions inside the bounding box of the centres (+ r_max) can fall in a shell
-    lo, hi = c.min(axis=0) - r_max, c.max(axis=0) + r_max
-    near = np.ones(len(xyz), bool)
-    step = 1 << 22
-    for start in range(0, len(xyz), step):
-        blk = xyz[start : start + step]
-        near[start : start + step] = ((blk >= lo) & (blk <= hi)).all(axis=1)
-    near_idx = np.flatnonzero(near)
-    pts = np.asarray(xyz[near_idx], np.float64)
-    is_b = b_mask[near_idx]
-    tree = cKDTree(pts)
     edges = np.arange(0.0, r_max + dr / 2, dr)
     nb = len(edges) - 1
+    # stream all ions past a cell list of the (few) centres: no copy of size n
+    c = np.asarray(xyz[a_idx])
+    order, starts, lo, cell, dims = cell_list(c, r_max, pad=r_max)
+    cs = np.ascontiguousarray(c[order], dtype=np.float64)
+    cidx = a_idx[order]
     total = np.zeros(nb, np.int64)
     hits = np.zeros(nb, np.int64)
-    for start in range(0, len(c), 1000):
-        lists = tree.query_ball_point(c[start : start + 1000], r_max, workers=-1)
-        sizes = np.fromiter((len(x) for x in lists), np.int64, len(lists))
-        flat = np.concatenate([np.asarray(x, np.int64) for x in lists]) if sizes.sum() else None
-        if flat is None:
-            continue
-        owner = np.repeat(np.arange(start, start + len(lists)), sizes)
-        d = np.sqrt(((pts[flat] - c[owner]) ** 2).sum(axis=1))
-        keep = d > 1e-9  # the centre itself
-        shell = np.minimum((d[keep] / dr).astype(np.int64), nb - 1)
-        total += np.bincount(shell, minlength=nb)
-        hits += np.bincount(shell, weights=is_b[flat][keep], minlength=nb).astype(np.int64)
+    step = 1 << 22
+    for s0 in range(0, len(xyz), step):
+        t, h = _shell_counts(
+            xyz[s0 : s0 + step], b_mask[s0 : s0 + step], s0, cs, cidx, starts, lo,
+            1.0 / cell, dims, float(r_max), float(dr), nb,
+        )  # fmt: skip
+        total += t
+        hits += h
     bulk = float(b_mask.mean())
     conc = np.divide(hits, total, out=np.full(nb, np.nan), where=total > 0)
     draws = rng.binomial(total[None, :], bulk, size=(n_permutations, nb)) / np.maximum(total, 1)
