@@ -181,7 +181,7 @@ def momentum_cmd(
             "kx_scale": sc.kx_scale, "ky_scale": sc.ky_scale,
         }
     _write(out, section, sed_config)
-    typer.echo(f"{len(mc.landmarks_)} landmarks, symmetry residual {mc.score():.2e} px; "
+    typer.echo(f"{len(mc.landmarks_)} landmarks, symmetry residual {-mc.score():.2e} px; "
                f"wrote {out}")
     for p, q in zip(mc.landmarks_, mc.target_, strict=True):
         typer.echo(f"  ({p[0]:8.2f}, {p[1]:8.2f}) -> ({q[0]:8.2f}, {q[1]:8.2f})")

@@ -363,6 +363,17 @@ class MomentumCorrector:
             ei = map_coordinates(di, [pi, pj], order=1, mode="nearest")
             ej = map_coordinates(dj, [pi, pj], order=1, mode="nearest")
             pi, pj = qi - ei, qj - ej
+        ei = map_coordinates(di, [pi, pj], order=1, mode="nearest")
+        ej = map_coordinates(dj, [pi, pj], order=1, mode="nearest")
+        miss = float(np.max(np.hypot(pi + ei - qi, pj + ej - qj)))
+        if miss > 0.05:
+            import warnings
+
+            warnings.warn(
+                f"the distortion field folds over (inversion misses by {miss:.2f} px); "
+                "check the landmarks",
+                stacklevel=2,
+            )
         return pi, pj
 
     def transform(self, image) -> np.ndarray:
@@ -382,10 +393,11 @@ class MomentumCorrector:
         return self.fit(image, coords).transform(image)
 
     def score(self, image=None) -> float:
-        """Symmetry residual: RMS distance of corrected landmarks to the ideal pattern (units)."""
+        """Minus the RMS distance of the corrected landmarks to the ideal pattern (detector
+        units); 0 is perfect, and higher is better, as scikit-learn's scorers expect."""
         self._fitted()
         moved = self.correct_points(self.landmarks_)
-        return float(np.sqrt(np.mean(np.sum((moved - self.target_) ** 2, axis=1))))
+        return -float(np.sqrt(np.mean(np.sum((moved - self.target_) ** 2, axis=1))))
 
     def to_transform(self, **columns):
         """The field as the binning engine's ``DistortionCorrection`` step (column names as
