@@ -34,6 +34,16 @@ INSTRUMENTS = {
     "sxp": "European XFEL SXP time-resolved XPES",
     "cfel": "CFEL HEXTOF lab momentum microscope",
 }
+#: Names that show a layout in an HDF5 file's first bytes (any tuple fully present).
+HEAD_MARKS = (
+    (b"Stream_0",),
+    (b"CAClientMajorVersion", b"KTOF:"),
+    (b"uncategorised", b"FL1"),
+    (b"FLASH.EXP",),
+    (b"INDEX", b"INSTRUMENT", b"CONTROL"),
+    (b"DLD", b"ScanParam", b"SlowData"),
+    (b"NXmpes",),
+)
 #: METIS header attributes worth a summary number: attribute -> (key, unit).
 METIS_SETTINGS = {
     "KTOF:Lens:Sample:V": ("sample_bias", "V"),
@@ -49,7 +59,9 @@ def _nxmpes(path: Path) -> bool:
 
     with h5py.File(path, "r") as h5:
         for name in h5:
-            obj = h5[name]
+            obj = h5.get(name)
+            if not isinstance(obj, h5py.Group):
+                continue
             if "definition" in obj and isinstance(obj["definition"], h5py.Dataset):
                 value = obj["definition"][()]
                 text = value.decode() if isinstance(value, bytes) else str(value)
@@ -98,19 +110,28 @@ class MPESReader:
     priority: ClassVar[int] = 30
 
     def matches(self, path: str, head: bytes) -> bool:
-        """HDF5 with a known event layout or an NXmpes entry; Parquet with a BigMax store key."""
-        if head.startswith(HDF5_MAGIC):
-            try:
-                from bigmax.techniques.mpes.readers import _hdf5_layout
+        """HDF5 with a known event layout or an NXmpes entry; Parquet with a BigMax store key.
 
-                return _hdf5_layout(Path(path)) != "hdf5" or _nxmpes(Path(path))
-            except Exception:
-                return False
-        if head.startswith(b"PAR1"):
+        Ingest passes the path inside the upload, which may not open from here: then the
+        decision rests on names in the first bytes (HDF5 keeps root links and attributes
+        there): METIS's EPICS header, FLASH's DAQ groups, EuXFEL's INDEX/INSTRUMENT/CONTROL,
+        CFEL's DLD/ScanParam, a NeXus ``NXmpes`` definition.
+        """
+        p = Path(path)
+        if head.startswith(HDF5_MAGIC):
+            if p.is_file():
+                try:
+                    from bigmax.techniques.mpes.readers import _hdf5_layout
+
+                    return _hdf5_layout(p) != "hdf5" or _nxmpes(p)
+                except Exception:
+                    return False
+            return any(all(m in head for m in marks) for marks in HEAD_MARKS)
+        if head.startswith(b"PAR1") and p.is_file():
             try:
                 import pyarrow.parquet as pq
 
-                meta = pq.ParquetFile(path).metadata.metadata or {}
+                meta = pq.ParquetFile(p).metadata.metadata or {}
             except Exception:
                 return False
             return b"bigmax.mpes" in meta
