@@ -61,12 +61,13 @@ def count_ranges(
     n = len(ranges)
     if n == 0:
         raise CompositionError("ranges: the range table is empty")
-    counts = np.bincount(lab.astype(np.int64, copy=False) + 1, minlength=n + 1)
-    if counts.size > n + 1 or (lab.min() < -1):
+    low, high = int(lab.min()), int(lab.max())
+    if low < -1 or high >= n:
         raise CompositionError(
-            f"labels: values from {int(lab.min())} to {int(lab.max())}, but the ranges "
+            f"labels: values from {low} to {high}, but the ranges "
             f"have indices 0..{n - 1} (and -1 for unranged): labels from another range table?"
         )
+    counts = np.bincount(lab.astype(np.int64, copy=False) + 1, minlength=n + 1)
     counts = counts[1:].astype(np.float64)
     if bkg is None:
         b = v = np.zeros(n)
