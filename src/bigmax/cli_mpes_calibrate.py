@@ -190,15 +190,17 @@ def momentum_cmd(
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.colors import PowerNorm
 
         fig, ax = plt.subplots(1, 2, figsize=(10, 5))
         corrected = mc.transform(img)
+        norm = PowerNorm(0.4, vmin=0, vmax=float(np.max(img)))
         ext = [mc.origin_[0], mc.origin_[0] + mc.step_[0] * img.shape[0],
                mc.origin_[1], mc.origin_[1] + mc.step_[1] * img.shape[1]]
-        ax[0].imshow(np.asarray(img).T, origin="lower", extent=ext, cmap="magma")
+        ax[0].imshow(np.asarray(img).T, origin="lower", extent=ext, cmap="magma", norm=norm)
         ax[0].plot(*mc.landmarks_.T, "c+", ms=12)
         ax[0].set_title("landmarks")
-        ax[1].imshow(corrected.T, origin="lower", extent=ext, cmap="magma")
+        ax[1].imshow(corrected.T, origin="lower", extent=ext, cmap="magma", norm=norm)
         ax[1].plot(*mc.target_.T, "c+", ms=12)
         ax[1].set_title(f"symmetrised ({symmetry}-fold)")
         for a in ax:
@@ -285,7 +287,7 @@ def energy_cmd(
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
+        fig, ax = plt.subplots(1, 3, figsize=(15, 4.5))
         norm = tr / tr.max(axis=1, keepdims=True)
         for row in norm:
             ax[0].plot(t, row, lw=0.8)
@@ -299,6 +301,11 @@ def energy_cmd(
         ax[1].set_xlabel("TOF (steps)")
         ax[1].set_ylabel("energy (eV)")
         ax[1].legend()
+        ax[2].axhline(0, color="0.6", lw=0.8)
+        ax[2].plot(b, ec.residuals_tof_ / step, "o-")
+        ax[2].set_xlabel("bias (V)")
+        ax[2].set_ylabel("feature TOF - fit (TOF bins)")
+        ax[2].set_title(f"residuals (largest {worst / step:.2f} bins)")
         fig.tight_layout()
         fig.savefig(plot, dpi=100)
         plt.close(fig)
