@@ -31,6 +31,7 @@ def friendly(func):
 
 # Topic modules register their commands on import (one line each).
 from bigmax import (  # noqa: E402
+    cli_mpes_bin,  # noqa: F401
     cli_mpes_calibrate,  # noqa: F401
     cli_mpes_io,  # noqa: F401
 )
