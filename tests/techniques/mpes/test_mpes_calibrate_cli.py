@@ -84,6 +84,9 @@ def test_clear_errors(tmp_path):
     r = _run("energy", CAL / "traces.csv", "--tof", CAL / "tof.csv", "--biases", "a,b",
              "--ranges", "1,2", "--out", tmp_path / "x.yaml")
     assert r.exit_code == 1 and "--biases must be comma-separated numbers" in r.output
+    # the energy-integrated METIS image is a featureless disc: no pattern to calibrate on
+    r = _run("momentum", SCAN, "--bins", "256", "--sigma", "4", "--out", tmp_path / "x.yaml")
+    assert r.exit_code == 1 and "do not form a 6-fold pattern" in r.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("jitter: {seeed: 3}\n")
     r = _run("delay", SCAN, "--adc-range", "1900,25600", "--out", bad)

@@ -190,3 +190,16 @@ def test_bad_values_name_the_field(key, value):
         load_config(overrides=over, use_user=False, use_folder=False)
     except ConfigError as err:
         assert str(err).startswith("call arguments: energy.calibration")
+
+
+def test_bad_sed_files_name_the_file(tmp_path):
+    p = tmp_path / "sed_bad.yaml"
+    p.write_text("dataframe: {}\nmomentum:\n  correction:\n    feature_points: [[a, b]]\n")
+    with pytest.raises(ConfigError, match="sed_bad.yaml: momentum.correction.feature_points"):
+        load_config(files=[p], use_user=False, use_folder=False)
+    p.write_text("dataframe: {}\nhistogram: {axes: [X, Y], bins: [10], ranges: [[0, 1]]}\n")
+    with pytest.raises(ConfigError, match="sed_bad.yaml: histogram axes, bins and ranges"):
+        load_config(files=[p], use_user=False, use_folder=False)
+    p.write_text("dataframe: {}\nenergy:\n  calibration: {d: 1.0, E0: 0}\n")
+    with pytest.raises(ConfigError, match="sed_bad.yaml: energy.calibration: Value error"):
+        load_config(files=[p], use_user=False, use_folder=False)

@@ -221,6 +221,9 @@ class MomentumCorrector:
         Rotation (degrees) and scale about the pattern centre, then a shift (detector units).
     align : bool, default=False
         Rotate so that the first vertex of the pattern lies on axis 0 (adds to ``rotation``).
+    max_deviation : float, default=0.25
+        Refuse landmarks whose RMS distance to the fitted ideal pattern exceeds this fraction
+        of its radius: they are noise, not an n-fold pattern (real distortions stay below 0.1).
 
     Attributes
     ----------
@@ -242,6 +245,7 @@ class MomentumCorrector:
         scale: float = 1.0,
         translation: tuple[float, float] = (0.0, 0.0),
         align: bool = False,
+        max_deviation: float = 0.25,
     ):
         self.symmetry = symmetry
         self.include_center = include_center
@@ -251,10 +255,11 @@ class MomentumCorrector:
         self.scale = scale
         self.translation = translation
         self.align = align
+        self.max_deviation = max_deviation
 
     def get_params(self, deep: bool = True) -> dict:
         names = ("symmetry", "include_center", "landmarks", "sigma", "rotation", "scale",
-                 "translation", "align")
+                 "translation", "align", "max_deviation")
         return {k: getattr(self, k) for k in names}
 
     def set_params(self, **params) -> MomentumCorrector:
@@ -297,6 +302,13 @@ class MomentumCorrector:
 
         (x0, y0), (sx, sy) = origin, step
         tgt = symmetric_target(lm, self.symmetry, self.include_center)
+        dev = float(np.sqrt(np.mean(np.sum((lm - tgt.points) ** 2, axis=1)))) / tgt.radius
+        if not dev <= self.max_deviation:
+            raise CalibrationError(
+                f"the landmarks do not form a {self.symmetry}-fold pattern: their RMS distance "
+                f"to the best regular pattern is {dev:.0%} of its radius (max_deviation "
+                f"{self.max_deviation:.0%}); choose an energy slice with clear features"
+            )
         if not (np.isfinite(self.scale) and self.scale > 0):
             raise CalibrationError(f"pose scale must be positive, got {self.scale}")
         rot = np.deg2rad(float(self.rotation)) - (tgt.angle if self.align else 0.0)
