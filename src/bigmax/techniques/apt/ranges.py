@@ -329,7 +329,7 @@ def _ceil32(x: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(parallel=True, cache=True)
-def _label_kernel(mq, b, owner, lut, m0, inv, out):  # pragma: no cover - compiled
+def _label_kernel(mq, b, owner, direct, lut, m0, inv, out):  # pragma: no cover - compiled
     nb = b.size
     nl = lut.size
     for i in numba.prange(mq.size):
@@ -342,6 +342,10 @@ def _label_kernel(mq, b, owner, lut, m0, inv, out):  # pragma: no cover - compil
             k = int((np.float64(x) - m0) * inv)
         if k >= nl or k < 0:
             k = nl - 1 if k >= nl else 0
+        v = direct[k]
+        if v != -2:  # no boundary near this bucket: one lookup
+            out[i] = v
+            continue
         s = lut[k]
         while s + 1 < nb and b[s + 1] <= x:
             s += 1
@@ -359,6 +363,24 @@ def _segments(ranges: RangeTable, dtype) -> tuple[np.ndarray, np.ndarray]:
         s0, s1 = np.searchsorted(b, lo[i]), np.searchsorted(b, hi[i])
         owner[s0:s1] = i
     return b, owner
+
+
+def _buckets(b: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """A fine grid over the boundaries: the label of each bucket that holds no boundary (with a
+    margin far above rounding error), -2 where the kernel must search from ``lut``."""
+    m0, span = float(b[0]), float(b[-1]) - float(b[0])
+    nl = int(min(max(64 * len(b), 1 << 16), 1 << 20))
+    if not (np.isfinite(span) and span > 0):
+        return np.full(nl, -2, np.int32), np.zeros(nl, np.int64), m0, 0.0
+    inv = nl / span
+    starts = m0 + np.arange(nl) / inv
+    width = 1.0 / inv
+    lut = np.maximum(np.searchsorted(b, starts, side="right") - 2, 0).astype(np.int64)
+    s_lo = np.searchsorted(b, starts - 1e-3 * width, side="right") - 1
+    s_hi = np.searchsorted(b, starts + 1.001 * width, side="right") - 1
+    clean = (s_lo == s_hi) & (s_lo >= 0)
+    direct = np.where(clean, owner[np.clip(s_lo, 0, len(owner) - 1)], -2).astype(np.int32)
+    return direct, lut, m0, inv
 
 
 def label_ions(
@@ -385,12 +407,8 @@ def label_ions(
     if by == "ion":
         ion_of = ranges.ion_index
         owner = np.where(owner >= 0, ion_of[np.maximum(owner, 0)], -1).astype(np.int32)
-    m0, span = float(b[0]), float(b[-1]) - float(b[0])
-    nl = int(min(max(4 * len(b), 1024), 1 << 20))
-    inv = nl / span if np.isfinite(span) and span > 0 else 0.0
-    starts = m0 + np.arange(nl) / inv if inv else np.full(nl, m0)
-    lut = np.maximum(np.searchsorted(b, starts, side="right") - 2, 0).astype(np.int64)
-    _label_kernel(flat, b, owner, lut, m0, inv, out)
+    direct, lut, m0, inv = _buckets(b, owner)
+    _label_kernel(flat, b, owner, direct, lut, m0, inv, out)
     return out.reshape(mq.shape)
 
 
