@@ -246,3 +246,52 @@ def tof_background_fit(spectrum: MassSpectrum, lo: np.ndarray, hi: np.ndarray,
         raise SpectrumError("tof background: no bins left outside the ranges to fit")
     weight = 2.0 * (np.sqrt(e[1:][free]) - np.sqrt(e[:-1][free]))
     return float(spectrum.counts[free].sum() / weight.sum())
+
+
+def plot_spectrum(
+    spectrum: MassSpectrum,
+    ranges=None,
+    *,
+    log: bool = True,
+    ax=None,
+    labels: bool = True,
+    max_labels: int = 30,
+):
+    """Counts per bin against m/q; with a ``RangeTable`` each range is shaded in its colour."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 4))
+    centers, counts = spectrum.centers, spectrum.counts
+    ax.plot(centers, np.maximum(counts, 0.8 if log else 0), lw=0.6, color="0.15")
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.8)
+    ax.set_xlabel(f"mass-to-charge ({spectrum.unit})" if spectrum.unit == "Da" else
+                  f"time of flight ({spectrum.unit})")  # fmt: skip
+    ax.set_ylabel(f"counts per {spectrum.bin_width:g} {spectrum.unit}")
+    if ranges is not None and len(ranges):
+        shown: set[str] = set()
+        order = np.argsort(ranges.lo)
+        for i in order:
+            color = "#" + ranges.color[i] if ranges.color[i] else "C1"
+            name = ranges.name[i]
+            ax.axvspan(ranges.lo[i], ranges.hi[i], color=color, alpha=0.45, lw=0,
+                       label=None if name in shown else name)  # fmt: skip
+            shown.add(name)
+        if labels:
+            top = ax.get_ylim()[1]
+            for n_done, i in enumerate(order):
+                if n_done >= max_labels:
+                    break
+                sel = (centers >= ranges.lo[i]) & (centers <= ranges.hi[i])
+                if not sel.any():
+                    continue
+                z = int(ranges.charge[i]) if ranges.charge is not None else 0
+                text = ranges.name[i] + ("+" * z if 0 < z <= 3 else "")
+                y = min(float(counts[sel].max()) * 1.3, top)
+                ax.annotate(text, (0.5 * (ranges.lo[i] + ranges.hi[i]), y), ha="center",
+                            fontsize=7, rotation=90, va="bottom")  # fmt: skip
+        ax.legend(loc="upper right", fontsize=7, ncols=2)
+    ax.set_xlim(spectrum.edges[0], spectrum.edges[-1])
+    return ax
