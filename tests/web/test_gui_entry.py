@@ -4,6 +4,7 @@ download, points click through."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -126,3 +127,36 @@ def test_plot_explorer_scatter_hover_click_and_histogram(gui, live):
 def test_unknown_entry_says_so(gui, live):
     page = gui.open("/entry/no-such-entry")
     expect(page.locator("#entry-error")).to_contain_text("No entry no-such-entry")
+
+
+def test_experiment_entry_shows_its_summary_and_curve(gui, live, tmp_path):
+    # a real photoemission event file (FHI METIS) uploaded by alice: the entry page shows the
+    # experiment card with the reader's summary and draws its curve without plotting library
+    import shutil
+
+    from bigmax.archive.ingest import ingest
+
+    src = Path(__file__).resolve().parents[1] / "data/mpes/sed/tests/data/loader/mpes"
+    folder = tmp_path / "metis"
+    folder.mkdir()
+    shutil.copy(src / "Scan0030_2.h5", folder)
+    alice = live.api("GET", "/auth/me", "alice").json()
+    report = ingest([folder], upload="gui-metis", settings=live.settings,
+                    owner_id=alice["user_id"])
+    body = {"query": {"upload_id": report.upload_id}, "required": ["entry_id"]}
+    (row,) = live.api("POST", "/entries/query", "alice", json=body).json()["data"]
+    archive = live.api("GET", f"/entries/{row['entry_id']}/archive", "alice").json()
+    experiment = archive["results"]["experiment"]
+    assert experiment["technique"] == "multidimensional photoemission"
+    assert experiment["curves"], "the reader stored no summary curve"
+
+    gui.login("alice", then=f"/entry/{row['entry_id']}")
+    card = gui.page.locator("#experiment-card")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("multidimensional photoemission")
+    expect(card).to_contain_text(f"{experiment['n_events']:,}")
+    expect(gui.page.locator("#structure")).to_be_hidden()  # no structure: no empty cards
+    line = card.locator("svg.curve polyline").first
+    points = line.get_attribute("points").split()
+    assert len(points) > 10 and len({p.split(",")[1] for p in points}) > 5
+    gui.screenshot("entry_experiment")

@@ -226,7 +226,7 @@ def _plan(engine, store: FileStore, report: IngestReport, sources, symprec) -> I
         store.put(report.upload_id, src.relpath, src.path)
         with open(src.path, "rb") as fh:
             head = fh.read(HEAD_BYTES)
-        reader = registry.match(src.relpath, head)
+        reader = registry.match(str(src.path), head)
         yield _Task(
             report.upload_id,
             src.relpath,

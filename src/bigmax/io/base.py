@@ -32,7 +32,9 @@ class Parsed:
 class Reader(Protocol):
     """A reader turns one mainfile into entries.
 
-    ``matches`` must be cheap: it sees the name and the first ``HEAD_BYTES`` bytes only.
+    ``matches`` must be cheap: it gets the file's readable path and its first ``HEAD_BYTES``
+    bytes. Most readers decide on the name and those bytes; a container format whose magic says
+    little (HDF5, Parquet) may peek at its structure through the path.
     ``parse`` yields one ``Parsed`` per entry; a bad child may carry ``error`` instead of results,
     and a file that cannot be read at all raises ``ReaderError``.
     """

@@ -6,6 +6,7 @@ import {
   toast, alertBox, markInteractive, setTitle, formulaNodes, bytes,
 } from "./lib.js";
 import { jsonTree } from "./jsontree.js";
+import { lineChart } from "./curve.js";
 import { StructureViewer, viewerControls, hasStructure, latticeParameters } from "./viewer.js";
 
 const entryId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
@@ -37,7 +38,7 @@ function head(a) {
   const m = a.results?.material || {};
   const formula = m.chemical_formula_reduced || a.mainfile;
   setTitle(formula);
-  clear($("#entry-title"), formulaNodes(formula));
+  clear($("#entry-title"), m.chemical_formula_reduced ? formulaNodes(formula) : formula);
   $("#entry-id").textContent = a.entry_id;
   clear($("#entry-badges"),
     h("span", { class: `badge ${a.state === "success" ? "ok" : "failed"}` }, a.state),
@@ -115,6 +116,33 @@ function material(a) {
     rows.push(["Periodic", (s.pbc || []).map((x) => (x ? "yes" : "no")).join(", ")]);
   }
   clear($("#material"), kv(rows));
+}
+
+function experiment(a) {
+  const e = a.results?.experiment;
+  if (!e) return;
+  $("#experiment-card").hidden = false;
+  // an experiment without a structure: the structure-only cards would only say "nothing"
+  if (!a.results?.material?.structure) {
+    for (const id of ["#structure", "#material", "#symmetry", "#properties"]) {
+      if ($(`${id} .hint`)) $(id).closest("section").hidden = true;
+    }
+  }
+  const comp = e.composition ? Object.entries(e.composition).sort((p, q) => q[1] - p[1])
+    .map(([el, f]) => `${el} ${num(100 * f, 3)}`).join(", ") + " at.%" : null;
+  const summary = Object.entries(e.summary || {}).map(([k, q]) => [k.replace(/_/g, " "),
+    `${typeof q.value === "number" ? num(q.value) : q.value}${q.unit ? ` ${q.unit}` : ""}`]);
+  clear($("#experiment"), kv([
+    ["Technique", e.technique],
+    ["Instrument", e.instrument],
+    ["File format", e.file_format],
+    ["Events", e.n_events !== null && e.n_events !== undefined
+      ? e.n_events.toLocaleString("en") : null],
+    ["Composition", comp],
+    ...summary,
+  ]), (e.curves || []).map((c) => h("figure", { class: "curve" },
+    lineChart({ title: c.title, x: c.x, y: c.y, xLabel: c.x_label, yLabel: c.y_label,
+      logY: c.log_y }), h("figcaption", {}, c.title))));
 }
 
 function symmetry(a) {
@@ -279,6 +307,7 @@ async function start() {
   method(archive);
   provenance(archive);
   structure(archive);
+  experiment(archive);
   clear($("#tree"), jsonTree(archive));
   $("#download-json").addEventListener("click", () => {
     const blob = new Blob([JSON.stringify(archive, null, 2)], { type: "application/json" });
