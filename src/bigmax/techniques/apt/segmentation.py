@@ -160,5 +160,5 @@ def segment_field(field, *, min_counts: float = 10.0, estimator: PhaseSegmentati
     labels[ok] = est.labels_
     out = xr.DataArray(labels, dims=("x", "y", "z"),
                        coords={c: field.coords[c] for c in ("x", "y", "z")}, name="phase")
-    out.attrs["species"] = [str(s) for s in field.coords["species"].values]
+    out.attrs["species"] = ",".join(str(s) for s in field.coords["species"].values)
     return out, est

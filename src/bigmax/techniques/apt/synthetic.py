@@ -33,7 +33,6 @@ __all__ = [
     "peak_table",
     "synthetic_ranges",
     "synthetic_specimen",
-    "write_pos",
     "write_rrng",
     "write_synthetic",
 ]
@@ -45,7 +44,7 @@ DEFAULT_CHARGES = {
     "Cu": {1: 0.4, 2: 0.6},
     "Ni": {2: 1.0},
     "Mn": {2: 1.0},
-    "P": {1: 0.3, 2: 0.7},
+    "P": {2: 1.0},  # P+ (31 Da) would overlap 62Ni2+; left out so ranging is unambiguous
 }
 
 
@@ -177,7 +176,8 @@ def _place_precipitates(rng, box, n, radius, gap, avoid):
         if tries > 200 * n + 1000:
             raise SyntheticError(
                 f"could not place {n} precipitates without overlap in a "
-                f"{box[0]:.0f}x{box[1]:.0f}x{box[2]:.0f} nm box; lower number_density or radius"
+                f"{box[0]:.0f}x{box[1]:.0f}x{box[2]:.0f} nm box (they keep clear of its faces "
+                "and of the interface); lower number_density or radius"
             )
         r = rng.uniform(*radius)
         margin = r + 0.5
@@ -378,20 +378,6 @@ def synthetic_specimen(
     )
 
 
-def write_pos(path: str | Path, xyz: np.ndarray, mq: np.ndarray, chunk: int = 4_000_000) -> None:
-    """Write a .pos file (big-endian float32 x, y, z, m/q per ion), in chunks."""
-    n = len(mq)
-    if xyz.shape != (n, 3):
-        raise SyntheticError(f"xyz must have shape ({n}, 3) to match mq, got {xyz.shape}")
-    with open(path, "wb") as fh:
-        for a in range(0, n, chunk):
-            b = min(n, a + chunk)
-            rec = np.empty((b - a, 4), dtype=">f4")
-            rec[:, :3] = xyz[a:b]
-            rec[:, 3] = mq[a:b]
-            rec.tofile(fh)
-
-
 def write_rrng(path: str | Path, ranges: list[tuple[float, float, str]]) -> None:
     """Write an IVAS-style .rrng range file for single-element ranges."""
     names = list(dict.fromkeys(name for _, _, name in ranges))
@@ -409,6 +395,8 @@ def write_synthetic(path: str | Path, specimen: SyntheticSpecimen | None = None,
 
     With no ``specimen``, one is generated from ``kwargs`` (``n_ions``, ``seed``, ...).
     """
+    from bigmax.techniques.apt.formats.pos import write_pos
+
     if specimen is None:
         specimen = synthetic_specimen(**kwargs)
     pos = Path(path)
