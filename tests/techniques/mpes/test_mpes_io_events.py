@@ -224,3 +224,20 @@ def test_bad_arguments():
         open_events("/nonexistent/dir/*.h5")
     with pytest.raises(MPESFormatError, match="unknown event format"):
         open_events(METIS, format="tiff")
+
+
+def test_prefetch_gives_the_same_chunks_and_stops_cleanly():
+    src = open_events(LOADER / "flash")
+    a = [(c.file_index, c.event_offset, c["dldTimeSteps"]) for c in
+         src.iter_chunks(["dldTimeSteps"], chunk_events=999, prefetch=True)]
+    b = [(c.file_index, c.event_offset, c["dldTimeSteps"]) for c in
+         src.iter_chunks(["dldTimeSteps"], chunk_events=999, prefetch=False)]
+    assert [x[:2] for x in a] == [x[:2] for x in b]
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x[2], y[2])
+    it = src.iter_chunks(chunk_events=500)
+    next(it)
+    it.close()  # leaving early shuts the read-ahead thread down
+    import threading
+
+    assert not any(t.name.startswith("mpes-read") for t in threading.enumerate())

@@ -265,19 +265,55 @@ class EventSource:
         return read_partition(desc, self.check_columns(columns))
 
     def iter_chunks(
-        self, columns: Sequence[str] | None = None, chunk_events: int = DEFAULT_CHUNK_EVENTS
+        self,
+        columns: Sequence[str] | None = None,
+        chunk_events: int = DEFAULT_CHUNK_EVENTS,
+        prefetch: bool = True,
     ) -> Iterator[Chunk]:
-        """Chunks of about ``chunk_events`` events, in file and event order, each read once."""
+        """Chunks of about ``chunk_events`` events, in file and event order, each read once.
+
+        With ``prefetch`` one background thread reads the next chunk while the caller works
+        on the current one (h5py, pyarrow and numba release the GIL), so decoding overlaps
+        binning; memory holds at most two chunks.
+        """
         names = self.check_columns(columns)
         if int(chunk_events) < 1:
             raise ValueError(f"chunk_events must be >= 1, got {chunk_events!r}")
-        for idx, f in zip(self.file_indices, self.files, strict=True):
-            try:
-                for a, b in f.chunk_bounds(int(chunk_events)):
-                    data = _cast(f.read(a, b, names), self.columns)
-                    yield Chunk(data=data, file_index=idx, event_offset=a)
-            finally:
-                f.close()  # drop handles and any converted train-resolved table
+        tasks = [
+            (k, a, b)
+            for k, f in enumerate(self.files)
+            for a, b in f.chunk_bounds(int(chunk_events))
+        ]
+        last = {k: i for i, (k, _, _) in enumerate(tasks)}
+
+        def load(i: int) -> Chunk:
+            k, a, b = tasks[i]
+            data = _cast(self.files[k].read(a, b, names), self.columns)
+            return Chunk(data=data, file_index=self.file_indices[k], event_offset=a)
+
+        if not prefetch or len(tasks) < 2:
+            for i, (k, _, _) in enumerate(tasks):
+                try:
+                    yield load(i)
+                finally:
+                    if last[k] == i:
+                        self.files[k].close()  # drop handles and any converted table
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mpes-read")
+        pending = pool.submit(load, 0)
+        try:
+            for i, (k, _, _) in enumerate(tasks):
+                chunk = pending.result()
+                pending = pool.submit(load, i + 1) if i + 1 < len(tasks) else None
+                yield chunk
+                if last[k] == i:
+                    self.files[k].close()
+        finally:
+            if pending is not None:
+                pending.cancel()
+            pool.shutdown(wait=True)
 
     def read(self, columns: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Every event of the asked columns in memory (for small sources and tests)."""
