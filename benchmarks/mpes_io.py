@@ -148,7 +148,13 @@ def main() -> None:
         w = time.perf_counter()
         convert_to_parquet(h5, store, columns=ALL)
         conv = time.perf_counter() - w
-        print(f"convert {n:.3g} events HDF5 -> Parquet: {conv:.2f} s ({n / conv:.3g} ev/s)")
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"convert {n:.3g} events HDF5 -> Parquet: {conv:.2f} s ({n / conv:.3g} ev/s), "
+            f"peak RSS so far {rss:.0f} MB"
+        )
     rows = {
         "ours Parquet, 6 columns": ours(store, ALL),
         "ours Parquet, X/Y/t/ADC": ours(store, FOUR),
