@@ -9,6 +9,7 @@ from typing import BinaryIO
 import numpy as np
 
 from bigmax.techniques.apt.formats._common import be_columns, record_memmap
+from bigmax.techniques.apt.formats.pos import xyz_mq_loaders
 from bigmax.techniques.apt.ions import IonData, LazyColumns
 
 RECORD = 44
@@ -31,9 +32,7 @@ def _col(words: np.ndarray, c: int, dtype: str):
 def read_epos(path: str | os.PathLike) -> IonData:
     """Map a .epos file; each column is swapped to native only when it is asked for."""
     words, n = record_memmap(path, 0, RECORD)
-    core = LazyColumns(
-        {"xyz": lambda sl: be_columns(words[sl], 0, 3, "<f4"), "mq": _col(words, 3, "<f4")}, n
-    )
+    core = LazyColumns(xyz_mq_loaders(words), n)
     extra = LazyColumns({name: _col(words, c, dt) for name, c, dt, _ in EXTRA}, n)
     units = {name: unit for name, _, _, unit in EXTRA if unit}
     return IonData(n, str(path), "epos", {"units": units}, core, extra)

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from bigmax.techniques.apt.formats._common import be_columns, record_memmap
+from bigmax.techniques.apt.formats._common import be_columns, be_xyz_mq, record_memmap
 from bigmax.techniques.apt.ions import IonData, LazyColumns
 
 RECORD = 16
@@ -17,14 +17,26 @@ RECORD = 16
 def read_pos(path: str | os.PathLike) -> IonData:
     """Map a .pos file; xyz and m/q are byte-swapped to native float32 on first access."""
     words, n = record_memmap(path, 0, RECORD)
-    core = LazyColumns(
-        {
-            "xyz": lambda sl: be_columns(words[sl], 0, 3, "<f4"),
-            "mq": lambda sl: be_columns(words[sl], 3, 1, "<f4").reshape(-1),
-        },
-        n,
-    )
+    core = LazyColumns(xyz_mq_loaders(words), n)
     return IonData(n, str(path), "pos", {}, core, LazyColumns({}, n))
+
+
+def xyz_mq_loaders(words: np.ndarray) -> dict:
+    """Loaders for xyz and m/q: asking for xyz converts m/q in the same pass and keeps it, so a
+    cold read touches the file once."""
+    spare: dict = {}
+
+    def xyz(sl: slice) -> np.ndarray:
+        out, mq = be_xyz_mq(words[sl])
+        spare.clear()  # keep at most one spare m/q (the one most likely asked for next)
+        spare[(sl.start, sl.stop)] = mq
+        return out
+
+    def mq(sl: slice) -> np.ndarray:
+        got = spare.pop((sl.start, sl.stop), None)
+        return got if got is not None else be_columns(words[sl], 3, 1, "<f4").reshape(-1)
+
+    return {"xyz": xyz, "mq": mq}
 
 
 def write_pos(
