@@ -133,8 +133,8 @@ def test_sed_config_reads_into_ours(sed_file):
     assert cfg.energy.calibration.d == 1.058 and cfg.energy.calibration.e0 == -30.44
     assert cfg.jitter.columns == ["X", "Y", "t"]
     lm = np.array(cfg.momentum.correction.landmarks)
-    # feature point (column 248.29, row 248.62) of a 4-pixel binned image starting at -256
-    assert np.allclose(lm[-1], [-256 + 4 * 248.62, -256 + 4 * 248.29])
+    # feature point (row 248.29, column 248.62) of a 4-pixel binned image starting at -256
+    assert np.allclose(lm[-1], [-256 + 4 * 248.29, -256 + 4 * 248.62])
     kc = cfg.momentum.calibration
     assert kc.x_center == pytest.approx(768.0) and kc.kx_scale == pytest.approx(0.0107 / 4)
     assert cfg.binning.range_mode == "sed"

@@ -23,7 +23,8 @@ DATA = Path(__file__).parents[2] / "data" / "mpes"
 MOMENTUM_MAP = DATA / "sed" / "tests" / "data" / "calibrator" / "momentum_map.csv"
 KPTS = DATA / "mpes" / "resources" / "data" / "MomentumCalib.mat"
 
-# sed's mpes example config lists the feature points of this image (binned-image (column, row)).
+# sed's mpes example config lists the feature points of this image as (row, column) of sed's
+# image; momentum_map.csv stores that image transposed (sed's own test transposes it on load).
 SED_FEATURES = [[203.2, 341.96], [299.16, 345.32], [350.25, 243.70], [304.38, 149.88],
                 [199.52, 152.48], [154.28, 242.27], [248.29, 248.62]]
 
@@ -159,7 +160,7 @@ def test_detector_coordinates():
 def test_real_momentum_map_matches_seds_feature_points():
     img = np.loadtxt(MOMENTUM_MAP, delimiter=",")
     mc = MomentumCorrector(sigma=3.0).fit(img)
-    sed = np.array(SED_FEATURES)[:, ::-1]  # (column, row) -> (x, y)
+    sed = np.array(SED_FEATURES)[:, ::-1]  # (row, column) of the transposed file
     dist = np.sqrt(((mc.landmarks_[:, None, :] - sed[None]) ** 2).sum(-1)).min(axis=1)
     assert dist.max() < 2.0
     corrected = mc.transform(img)

@@ -12,8 +12,8 @@ sed-processor keeps the same facts in its own YAML layout (``dataframe``, ``ener
 translate both ways; any level of the hierarchy may be a sed file (recognised by its
 ``dataframe`` or ``core`` section). Where sed's numbers live in binned-image units (momentum
 feature points, k centre and scale) they are converted with sed's ``momentum.ranges`` and
-``momentum.bins``; sed's feature points are (column, row) of its binned image, ours are
-(x, y) in detector pixels.
+``momentum.bins``: sed's feature points are (row, column) = (x, y) pixels of its binned
+image, ours are (x, y) in detector pixels.
 """
 
 from __future__ import annotations
@@ -436,7 +436,7 @@ def from_sed(data: dict, source: str = "sed config") -> dict:
         pts = corr["feature_points"]
         starts, steps, shape = grid or ([0.0, 0.0], [1.0, 1.0], [512, 512])
         try:
-            lm = [(starts[0] + steps[0] * float(p[1]), starts[1] + steps[1] * float(p[0]))
+            lm = [(starts[0] + steps[0] * float(p[0]), starts[1] + steps[1] * float(p[1]))
                   for p in pts]
         except (TypeError, ValueError, IndexError):
             raise ConfigError(f"{source}: momentum.correction.feature_points must be "
@@ -515,7 +515,7 @@ def to_sed(cfg: MpesConfig) -> dict:
         mom["bins"] = [nx, ny, 300]
         mom["ranges"] = [[x0, x0 + sx * nx], [y0, y0 + sy * ny], [0, 300000]]
         mom["correction"] = {
-            "feature_points": [[(y - y0) / sy, (x - x0) / sx] for x, y in mc.landmarks],
+            "feature_points": [[(x - x0) / sx, (y - y0) / sy] for x, y in mc.landmarks],
             "rotation_symmetry": mc.symmetry, "include_center": mc.include_center,
             "use_center": mc.include_center,
         }
