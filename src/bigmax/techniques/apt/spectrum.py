@@ -34,15 +34,14 @@ def _histogram(values, lo, inv_width, n_bins, n_chunks):  # pragma: no cover - c
         stop = min(n, start + step)
         row = local[c]
         nan = 0
+        top = n_bins / inv_width
         for i in range(start, stop):
-            v = values[i]
-            if v != v:
+            x = (values[i] - lo) * inv_width
+            if x >= 0.0 and x < n_bins:
+                row[np.int64(x)] += 1
+            elif x != x:
                 nan += 1
-                continue
-            k = np.floor((v - lo) * inv_width)
-            if k >= 0 and k < n_bins:
-                row[np.int64(k)] += 1
-            elif k == n_bins and v - lo <= n_bins / inv_width:
+            elif x >= n_bins and values[i] - lo <= top:
                 row[n_bins - 1] += 1  # the last edge belongs to the last bin, as in numpy
         bad[c] = nan
     return local.sum(axis=0), bad.sum()
