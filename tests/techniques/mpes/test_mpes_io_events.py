@@ -241,3 +241,15 @@ def test_prefetch_gives_the_same_chunks_and_stops_cleanly():
     import threading
 
     assert not any(t.name.startswith("mpes-read") for t in threading.enumerate())
+
+
+def test_csv_blank_lines_and_bad_rows(tmp_path):
+    ok = tmp_path / "ok.csv"
+    ok.write_text("x,t\n1,2.5\n\n3,4.5\n")
+    src = open_events(ok)
+    assert src.n_events == 2
+    np.testing.assert_array_equal(src.read()["x"], [1, 3])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,t\n1,2.5\n3,oops\n")
+    with pytest.raises(MPESFormatError, match="bad.csv"):
+        open_events(bad).read()

@@ -4,10 +4,11 @@ Parquet: row groups are the natural chunks, and only the asked columns are decod
 metadata written by :func:`bigmax.techniques.mpes.store.convert_to_parquet` (key
 ``bigmax.mpes``: source files, units, instrument) is read back into ``units`` and ``metadata``.
 
-CSV: a header line with the column names, then one event per line (numbers only: the event
-count is the number of non-empty lines after the header). Column types are inferred from the
-first block and then fixed. CSV has no index, so a read of events ``[a, b)`` parses and skips
-the first ``a`` rows; convert large CSV files to Parquet once (``bigmax mpes convert``).
+CSV: a header line with the column names, then one event per line (numbers only; empty
+lines are skipped). The event count takes one streamed pass on first use. Column types are
+inferred from the first block and then fixed. CSV has no index, so a read of events
+``[a, b)`` parses and skips the first ``a`` rows; convert large CSV files to Parquet once
+(``bigmax mpes convert``).
 """
 
 from __future__ import annotations
@@ -127,19 +128,23 @@ class CSVReader(EventFileReader):
 
     @property
     def n_events(self) -> int:  # type: ignore[override]
-        """Counted on first use (one fast pass over the bytes, no parsing)."""
+        """Counted on first use: one streamed pass that converts a single column."""
         if self._n is None:
-            lines = 0
-            last = b"\n"
-            blank = 0
-            with open(self.path, "rb") as fh:
-                while block := fh.read(1 << 24):
-                    lines += block.count(b"\n")
-                    blank += block.count(b"\n\n")
-                    last = block[-1:]
-            if last != b"\n":
-                lines += 1
-            self._n = max(0, lines - 1 - blank)
+            import pyarrow as pa
+            import pyarrow.csv as pcsv
+
+            first = self._schema[0]
+            convert = pcsv.ConvertOptions(
+                column_types={first.name: first.type}, include_columns=[first.name]
+            )
+            n = 0
+            try:
+                with pcsv.open_csv(self.path, convert_options=convert) as rd:
+                    for batch in rd:
+                        n += batch.num_rows
+            except (OSError, pa.ArrowException) as err:
+                raise MPESFormatError(f"{self.path}: not a readable CSV table ({err})") from err
+            self._n = n
         return self._n
 
     @n_events.setter
