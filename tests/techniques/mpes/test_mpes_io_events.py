@@ -253,3 +253,14 @@ def test_csv_blank_lines_and_bad_rows(tmp_path):
     bad.write_text("x,t\n1,2.5\n3,oops\n")
     with pytest.raises(MPESFormatError, match="bad.csv"):
         open_events(bad).read()
+
+
+@pytest.mark.parametrize("path", [METIS, FLASH[0]])
+def test_sources_pickle_without_their_data(path):
+    src = open_events(path)
+    before = src.read()
+    blob = pickle.dumps(src)
+    assert len(blob) < 100_000
+    after = pickle.loads(blob).read()
+    for c in before:
+        np.testing.assert_array_equal(before[c], after[c])

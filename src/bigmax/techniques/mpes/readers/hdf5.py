@@ -97,6 +97,8 @@ class _HDF5Reader(EventFileReader):
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_h5"] = None
+        if "_table" in state:
+            state["_table"] = None  # a converted train-resolved table is rebuilt on demand
         return state
 
     def _read_dataset(self, column: str, start: int, stop: int) -> np.ndarray:
