@@ -130,7 +130,9 @@ def spectrum_cmd(
         f"{spectrum.centers[i]:.2f}: {spectrum.counts[i]}" for i in sorted(top)))  # fmt: skip
 
 
-def _save_plot(spectrum, table, log: bool, out: Path, title: str = "") -> None:
+def _save_plot(
+    spectrum, table, log: bool, out: Path, title: str = "", xmax: float | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -140,6 +142,8 @@ def _save_plot(spectrum, table, log: bool, out: Path, title: str = "") -> None:
 
     fig, ax = plt.subplots(figsize=(11, 4))
     plot_spectrum(spectrum, table, log=log, ax=ax)
+    if xmax is not None:
+        ax.set_xlim(spectrum.edges[0], min(xmax, spectrum.edges[-1]))
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(out, dpi=130)
@@ -204,7 +208,8 @@ def range_cmd(
         if spectrum is None:
             spectrum, _, _ = _scan(file, 0.02, (0.0, max(range_table.hi.max() + 5, 10)),
                                    what="spectrum")  # fmt: skip
-        _save_plot(spectrum, range_table, True, png, title=f"{file.name}: {out.name}")
+        _save_plot(spectrum, range_table, True, png, title=f"{file.name}: {out.name}",
+                   xmax=float(range_table.hi.max()) + 5.0)  # fmt: skip
         typer.echo(f"wrote {png}")
 
 
