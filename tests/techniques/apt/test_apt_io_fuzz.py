@@ -123,8 +123,9 @@ def _read_ranges(path: Path) -> None:
             assert str(path) in str(err) and f"line {err.line}" in str(err)
 
 
-REAL = sorted(p for p in RANGES.rglob("*") if p.is_file() and p.stat().st_size < 10_000)
-SUFFIX = {".rrng": ".rrng", ".rng": ".rng", ".env": ".env", ".txt": ".fig.txt"}
+REAL = sorted(p for p in RANGES.rglob("*") if p.is_file() and p.stat().st_size < 25_000)
+SUFFIX = {".rrng": ".rrng", ".rng": ".rng", ".env": ".env", ".txt": ".fig.txt",
+          ".analysis": ".analysis", ".analysisset": ".analysisset"}  # fmt: skip
 
 
 @FUZZ
@@ -148,7 +149,7 @@ def test_range_file_mutations(src, data):
     _read_ranges(path)
 
 
-@pytest.mark.parametrize("suffix", [".rrng", ".rng", ".env", ".fig.txt"])
+@pytest.mark.parametrize("suffix", [".rrng", ".rng", ".env", ".fig.txt", ".analysisset"])
 @FUZZ
 @given(text=st.text(max_size=400))
 def test_range_random_text(suffix, text):

@@ -94,9 +94,12 @@ QUIRKS = {
 
 @pytest.mark.parametrize("rel,expect", sorted(QUIRKS.items()))
 def test_quirks_warn_not_fail(rel, expect):
-    with pytest.warns(RangeFileWarning, match=expect) as rec:
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
         read_ranges(RANGES / rel)
-    assert any(str(RANGES / rel) in str(w.message) for w in rec)
+    assert rec and all(issubclass(w.category, RangeFileWarning) for w in rec)
+    assert any(expect in str(w.message) for w in rec)
+    assert all(str(RANGES / rel) in str(w.message) for w in rec)
 
 
 def test_valn_1440_ranges_deduplicate_fast():
@@ -121,6 +124,19 @@ def test_env_reads_instrument_block():
     assert inst["Efficiency of the detection system"] == pytest.approx(0.55)
     assert t.composition[t.name.index("Mn2O")] == {"Mn": 2, "O": 1}
     assert t.is_user[t.name.index("X23")]
+
+
+def test_xml_range_files():
+    with pytest.warns(RangeFileWarning, match="no charge state"):
+        t = read_ranges(RANGES / "ifes/apsuite/ZX21-T4.analysisset")
+    assert len(t) == 39 and t.ions[:4] == ["Zn", "Li", "Mg", "Ca"]
+    assert (t.lo[0], t.hi[0]) == (63.834, 64.14) and t.color[0] == "008000"
+    assert t.volume[0] == pytest.approx(0.01521)
+    with pytest.warns(RangeFileWarning, match="no charge state"):
+        t = read_ranges(RANGES / "ifes/imago/default.analysis")
+    assert set(t.ions) >= {"Bi", "Ag", "Pb", "Se", "BiSe", "PbSe"}
+    assert t.composition[t.name.index("PbSe")] == {"Pb": 1, "Se": 1}
+    assert t.color[0] == "3333FF"
 
 
 def test_rng_polyatomic_names_and_fig_charges():
@@ -222,6 +238,9 @@ GARBAGE = {
     "g7.rng": ("hello world\n", 1),
     "g8.rrng": ("[Ranges]\nRange1=1.0 2.0 Fe\n", 2),
     "g9.fig.txt": ("12C+ 1.0\n", 1),
+    "g10.analysisset": ("<a><Content>not xml &lt;</Content></a>", 1),
+    "g11.analysis": ("<java><object class='x'/></java>\n", 1),
+    "g12.analysisset": ("<a>\n<b>\n</a>", 3),
 }
 
 

@@ -771,7 +771,102 @@ def read_fig_txt(path: str | os.PathLike) -> RangeTable:
     return RangeTable(lo, hi, comp, names, charges, None, None, str(path))
 
 
-READERS = {"rrng": read_rrng, "rng": read_rng, "env": read_env, "fig.txt": read_fig_txt}
+def _xml(path: object, text: str, what: str):
+    import xml.etree.ElementTree as ET
+
+    body = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)  # the declared encoding often lies
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as err:
+        raise RangeFileError(path, err.position[0], f"{what}: {err}") from None
+
+
+def read_analysisset(path: str | os.PathLike) -> RangeTable:
+    """AP Suite .analysisset: XML whose ROI node holds (escaped) ion types and ranges per ion."""
+    root = _xml(path, "\n".join(_lines(path)), "not XML")
+    for content in root.iter("Content"):
+        if not content.text or "RangesPerIon" not in content.text:
+            continue
+        inner = _xml(path, content.text, "embedded ROI content is not XML")
+        ions = inner.find("Ions")
+        per_ion = inner.find("RangesPerIon")
+        if ions is None or per_ion is None:
+            continue
+        records = ions.findall("IonTypeInfoRecord")
+        arrays = per_ion.findall("ArrayOfRangeEntry")
+        if len(records) != len(arrays):
+            _warn(path, None, f"{len(records)} ion types but {len(arrays)} range lists")
+        lo, hi, comp, names, vols, cols = [], [], [], [], [], []
+        num = _Num(path)
+        for rec, arr in zip(records, arrays, strict=False):
+            name = (rec.findtext("Name") or "").strip()
+            c = {}
+            for el in rec.iter("Element"):
+                sym = (el.findtext("Name") or "").strip()
+                if sym:
+                    c[sym] = c.get(sym, 0) + num.count(el.findtext("Count") or "1", 0, "count")
+            rgb = rec.find("Color")
+            col = ""
+            if rgb is not None:
+                col = "".join(f"{int(float(rgb.findtext(k) or 0)) & 255:02X}" for k in "RGB")
+            vol = float(rec.findtext("Volume") or "nan")
+            for entry in arr.findall("RangeEntry"):
+                lo.append(num(entry.findtext("Min") or "", 0, f"{name} Min"))
+                hi.append(num(entry.findtext("Max") or "", 0, f"{name} Max"))
+                comp.append(c)
+                names.append(name)
+                vols.append(vol)
+                cols.append(col)
+        return RangeTable(lo, hi, comp, names, None, vols, cols, str(path))
+    raise RangeFileError(path, 1, "no ROI node with ion types and ranges in this analysis set")
+
+
+def read_imago(path: str | os.PathLike) -> RangeTable:
+    """IVAS 3 / Imago .analysis (java XMLDecoder): AtomDataRealRange objects hold the ranges."""
+    root = _xml(path, "\n".join(_lines(path)), "not XML")
+    num = _Num(path)
+    lo, hi, comp, names, vols, cols = [], [], [], [], [], []
+    for obj in root.iter("object"):
+        if not obj.get("class", "").endswith("AtomDataRealRange"):
+            continue
+        name = (obj.findtext("string") or "").strip()
+        col = ""
+        for prop in obj.findall("void"):
+            if prop.get("property") == "color":
+                ints = [int(i.text or 0) for i in prop.iter("int")][:3]
+                col = "".join(f"{v & 255:02X}" for v in ints)
+        for add in obj.findall("void"):
+            if add.get("method") != "addRange":
+                continue
+            for rr in add.findall("object"):
+                d = [num(x.text or "", 0, f"{name} range") for x in rr.findall("double")]
+                if len(d) < 2:
+                    raise RangeFileError(path, 0, f"range of {name!r} without min and max")
+                c = {}
+                for el in rr.findall("void"):
+                    if el.get("method") == "addElement":
+                        sym = (el.findtext("string") or "").strip()
+                        k = num(el.findtext("double") or "1", 0, "count")
+                        c[sym] = c.get(sym, 0) + int(round(k))
+                lo.append(d[0])
+                hi.append(d[1])
+                vols.append(d[2] if len(d) > 2 else np.nan)
+                comp.append(c)
+                names.append(name)
+                cols.append(col)
+    if not lo:
+        raise RangeFileError(path, 1, "no AtomDataRealRange objects: no ranges in this file")
+    return RangeTable(lo, hi, comp, names, None, vols, cols, str(path))
+
+
+READERS = {
+    "rrng": read_rrng,
+    "rng": read_rng,
+    "env": read_env,
+    "fig.txt": read_fig_txt,
+    "analysisset": read_analysisset,
+    "analysis": read_imago,
+}
 
 
 def range_format(path: str | os.PathLike) -> str:
@@ -784,7 +879,7 @@ def range_format(path: str | os.PathLike) -> str:
     lines = [s.strip() for s in _lines(path)[:50]]
     if any(s.lower() in ("[ranges]", "[ions]") for s in lines):
         return "rrng"
-    raise RangeFileError(path, 1, f"unknown range-file type {suffix!r} (rrng, rng, env, fig.txt)")
+    raise RangeFileError(path, 1, f"unknown range-file type {suffix!r} ({', '.join(READERS)})")
 
 
 def read_ranges(
