@@ -187,6 +187,7 @@ class EventSource:
                 reader = open_file(p, format)
                 if reader.n_events == 0:
                     raise MPESFormatError(f"{p}: holds no events")
+                reader.close()  # no handle stays open per file until data is asked for
             except MPESFormatError as err:
                 problems.append(str(err))
                 if len(self.paths) > 1:
