@@ -258,3 +258,26 @@ def test_synthetic_wse2_events_k_points_land_on_the_planted_momenta():
     err = np.abs(k - pts @ r.T).max()
     before = np.abs(k_uncorrected - pts @ r.T).max()
     assert err < 0.011 < before
+
+
+def test_thin_plate_spline_equals_scipy():
+    from scipy.interpolate import RBFInterpolator
+
+    from bigmax.techniques.mpes.calibrate.momentum import ThinPlateSpline
+
+    rng = np.random.default_rng(5)
+    src = rng.uniform(0, 2000, (7, 2))
+    dst = src + rng.normal(0, 20, (7, 2))
+    ours = ThinPlateSpline(src, dst)
+    ref = RBFInterpolator(src, dst, kernel="thin_plate_spline", degree=1)
+    q = rng.uniform(-100, 2100, (500, 2))
+    assert np.abs(ours(q) - ref(q)).max() < 1e-8
+    xs, ys = np.arange(0, 2048.0, 37), np.arange(5, 2048.0, 53)
+    gx, gy = np.meshgrid(xs, ys, indexing="ij")
+    want = ref(np.column_stack([gx.ravel(), gy.ravel()]))
+    got = ours.grid(xs, ys, block=64)
+    assert np.abs(got[0].ravel() - want[:, 0]).max() < 1e-8
+    assert np.abs(got[1].ravel() - want[:, 1]).max() < 1e-8
+    assert np.allclose(ours(src), dst, atol=1e-8)
+    with pytest.raises(CalibrationError, match="collinear or repeated"):
+        ThinPlateSpline(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]), np.zeros((3, 2)))

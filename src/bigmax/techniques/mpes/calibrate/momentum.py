@@ -192,6 +192,66 @@ def symmetric_target(points, symmetry: int, include_center: bool = True) -> Symm
     )
 
 
+class ThinPlateSpline:
+    """The 2D thin-plate spline through ``src -> dst`` (with its affine part), as
+    ``scipy.interpolate.RBFInterpolator(src, dst, kernel="thin_plate_spline", degree=1)``
+    defines it; evaluated here row block by row block in numpy, so a 2048 x 2048 detector grid
+    takes a fraction of a second and bounded memory.
+    """
+
+    def __init__(self, src, dst):
+        src = np.asarray(src, dtype=np.float64)
+        dst = np.asarray(dst, dtype=np.float64)
+        self.center = src.mean(axis=0)
+        self.scale = float(np.max(np.abs(src - self.center))) or 1.0  # conditioning only
+        p = (src - self.center) / self.scale
+        n = len(p)
+        kmat = self._kernel(p[:, None, :] - p[None, :, :])
+        poly = np.column_stack([np.ones(n), p])
+        lhs = np.zeros((n + 3, n + 3))
+        lhs[:n, :n], lhs[:n, n:], lhs[n:, :n] = kmat, poly, poly.T
+        rhs = np.zeros((n + 3, 2))
+        rhs[:n] = dst
+        try:
+            sol = np.linalg.solve(lhs, rhs)
+        except np.linalg.LinAlgError:
+            raise CalibrationError("landmarks are collinear or repeated; no spline fits") from None
+        self.nodes, self.weights, self.affine = p, sol[:n], sol[n:]
+
+    @staticmethod
+    def _kernel(d: np.ndarray) -> np.ndarray:
+        r2 = np.sum(d * d, axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 0.5 * r2 * np.log(r2)
+        return np.where(r2 > 0, out, 0.0)
+
+    def __call__(self, points) -> np.ndarray:
+        p = (np.atleast_2d(np.asarray(points, dtype=np.float64)) - self.center) / self.scale
+        k = self._kernel(p[:, None, :] - self.nodes[None, :, :])
+        return k @ self.weights + self.affine[0] + p @ self.affine[1:]
+
+    def grid(self, xs, ys, block: int = 1 << 18) -> np.ndarray:
+        """Values on the grid xs x ys: array (2, len(xs), len(ys))."""
+        xs = (np.asarray(xs, dtype=np.float64) - self.center[0]) / self.scale
+        ys = (np.asarray(ys, dtype=np.float64) - self.center[1]) / self.scale
+        out = np.empty((2, xs.size, ys.size))
+        rows = max(1, block // max(ys.size, 1))
+        for i in range(0, xs.size, rows):
+            gx = xs[i:i + rows, None, None]
+            acc = np.zeros((2, gx.shape[0], ys.size))
+            for (nx, ny), w in zip(self.nodes, self.weights, strict=True):
+                r2 = (gx[:, :, 0] - nx) ** 2 + (ys[None, :] - ny) ** 2
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    phi = np.where(r2 > 0, 0.5 * r2 * np.log(r2), 0.0)
+                acc[0] += w[0] * phi
+                acc[1] += w[1] * phi
+            a = self.affine
+            for c in (0, 1):
+                acc[c] += a[0, c] + a[1, c] * gx[:, :, 0] + a[2, c] * ys[None, :]
+            out[:, i:i + rows] = acc
+        return out
+
+
 def _axis(coords, n: int, name: str) -> tuple[float, float]:
     if coords is None:
         return 0.0, 1.0
@@ -298,8 +358,6 @@ class MomentumCorrector:
         return self._fit_field(lm, shape, tuple(map(float, origin)), tuple(map(float, step)))
 
     def _fit_field(self, lm, shape, origin, step) -> MomentumCorrector:
-        from scipy.interpolate import RBFInterpolator
-
         (x0, y0), (sx, sy) = origin, step
         tgt = symmetric_target(lm, self.symmetry, self.include_center)
         dev = float(np.sqrt(np.mean(np.sum((lm - tgt.points) ** 2, axis=1)))) / tgt.radius
@@ -318,19 +376,17 @@ class MomentumCorrector:
         if shift.shape != (2,):
             raise CalibrationError(f"translation must be two numbers, got {self.translation!r}")
         target = (pose @ (tgt.points - tgt.center).T).T + tgt.center + shift
-        spline = RBFInterpolator(lm, target, kernel="thin_plate_spline", degree=1)
+        spline = ThinPlateSpline(lm, target)
         xs = x0 + sx * np.arange(shape[0])
         ys = y0 + sy * np.arange(shape[1])
-        gx, gy = np.meshgrid(xs, ys, indexing="ij")
-        grid = np.column_stack([gx.ravel(), gy.ravel()])
-        moved = spline(grid)
+        moved = spline.grid(xs, ys)
         self.landmarks_ = lm
         self.target_ = target
         self.symmetric_ = tgt
         self.center_ = tgt.center + shift
         self.spline_ = spline
-        self.dx_ = (moved[:, 0] - grid[:, 0]).reshape(shape)
-        self.dy_ = (moved[:, 1] - grid[:, 1]).reshape(shape)
+        self.dx_ = moved[0] - xs[:, None]
+        self.dy_ = moved[1] - ys[None, :]
         self.origin_ = (x0, y0)
         self.step_ = (sx, sy)
         return self
