@@ -37,6 +37,17 @@ def _range_file(path: Path) -> Path | None:
     return None
 
 
+def _bounding_box(ions, chunk: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) of x, y, z in nm, chunk by chunk (no full (n, 3) copy of a large file)."""
+    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+    for start in range(0, ions.n_ions, chunk):
+        xyz = ions.chunk(start, start + chunk).xyz
+        if len(xyz):
+            lo = np.minimum(lo, np.nanmin(xyz, axis=0))
+            hi = np.maximum(hi, np.nanmax(xyz, axis=0))
+    return lo, hi
+
+
 class APTReader:
     """Reads .pos, .epos and AP Suite .apt (magic ``APT\\0``) files."""
 
@@ -60,7 +71,7 @@ class APTReader:
         try:
             ions = read_ions(path)
             mq = np.asarray(ions.mq)
-            xyz = np.asarray(ions.xyz) if ions.has_positions else None
+            box = _bounding_box(ions) if ions.has_positions else None
         except ValueError as err:
             raise ReaderError(f"{path.name}: {err}") from err
         if len(mq) == 0:
@@ -75,10 +86,9 @@ class APTReader:
             "mass_to_charge_max": ScalarQuantity(value=hi * DA_PER_E, unit="kg/C",
                                                  source_unit="Da"),  # fmt: skip
         }
-        if xyz is not None:
-            for axis, k in zip("xyz", range(3), strict=True):
-                col = xyz[:, k]
-                for label, value in (("min", col.min()), ("max", col.max())):
+        if box is not None:
+            for k, axis in enumerate("xyz"):
+                for label, value in (("min", box[0][k]), ("max", box[1][k])):
                     summary[f"{axis}_{label}"] = ScalarQuantity(
                         value=float(value) * 1e-9, unit="m", source_unit="nm"
                     )
