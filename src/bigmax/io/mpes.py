@@ -234,8 +234,11 @@ class MPESReader:
             }
             e_axis = next(
                 (i for i, a in enumerate(axes) if a.lower() in ("energy", "e") or "energy" in a),
-                signal.ndim - 1,
+                None,
             )
+            is_energy = e_axis is not None
+            if e_axis is None:
+                e_axis = signal.ndim - 1
             units = {}
             for a in axes:
                 if a in data:
@@ -262,17 +265,18 @@ class MPESReader:
             x = data[e_name][()] if e_name in data else np.arange(len(edc))
             x, y = _downsample(np.asarray(x, float), edc)
             instrument = None
-            for key in ("instrument/name", "instrument/model"):
+            for key in (
+                "instrument/name",
+                "instrument/model",
+                "instrument/electronanalyser/description",
+            ):
                 if key in entry:
                     instrument = _text(entry[key][()])
                     break
-            n_events = None
-            for key in ("n_events", "data/n_events"):
-                if key in entry:
-                    n_events = int(entry[key][()])
+            n_events = _cube_events(entry)
             curves = [
                 SummaryCurve(
-                    title="energy distribution curve",
+                    title="energy distribution curve" if is_energy else f"counts along {e_name}",
                     x_label=f"{e_name} ({units.get(e_name) or 'a.u.'})",
                     y_label="counts",
                     x=[float(v) for v in x],
@@ -299,6 +303,23 @@ class MPESReader:
             if _text(obj.attrs.get("NX_class", "")) == "NXdata" and "signal" in obj.attrs:
                 return obj
         return None
+
+
+def _cube_events(entry) -> int | None:
+    """Events binned into the cube, where the writer recorded them (BigMax's binning
+    provenance JSON, or an ``n_events`` field)."""
+    import json
+
+    for key in ("n_events", "data/n_events"):
+        if key in entry:
+            return int(entry[key][()])
+    if "process/binning/provenance" in entry:
+        try:
+            prov = json.loads(_text(entry["process/binning/provenance"][()]))
+            return int(prov["n_events_read"])
+        except (ValueError, KeyError, TypeError):
+            return None
+    return None
 
 
 def _text(value) -> str:

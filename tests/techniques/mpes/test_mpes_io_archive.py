@@ -146,3 +146,22 @@ def test_cli_info_json_and_convert(tmp_path):
     assert info["columns"]["dldSectorID"]["max"] <= 7
     result = runner.invoke(app, ["mpes", "info", str(METIS)])
     assert result.exit_code == 0 and "297,398" in result.output
+
+
+def test_cube_binned_from_the_metis_sample(tmp_path):
+    """The real chain: METIS events -> bin_events -> write_nxmpes -> an archive entry."""
+    from bigmax.techniques.mpes.binning import bin_events
+    from bigmax.techniques.mpes.events import open_events
+    from bigmax.techniques.mpes.output import write_nxmpes
+
+    src = open_events(METIS)
+    cube = bin_events(src, ["X:0:1500:30", "Y:0:1500:30", "t:130000:160000:80"])
+    path = write_nxmpes(cube, tmp_path / "scan30.nxs")
+    assert MPESReader().matches("upload/scan30.nxs", path.read_bytes()[:HEAD_BYTES])
+    exp = _parse(path)
+    assert exp.n_events == 297398
+    assert exp.summary["shape"].value == "30 x 30 x 80"
+    assert exp.summary["total_counts"].value == float(cube.sum())
+    (curve,) = exp.curves
+    assert curve.title == "counts along t" and len(curve.y) == 80
+    np.testing.assert_allclose(curve.y, cube.sum(dim=("X", "Y")).values)
