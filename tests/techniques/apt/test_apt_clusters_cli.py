@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bigmax.cli import app
-from bigmax.techniques.apt.synthetic import synthetic_specimen, write_pos, write_rrng
+from bigmax.techniques.apt.synthetic import synthetic_specimen, write_synthetic
 
 runner = CliRunner()
 
@@ -17,8 +17,7 @@ runner = CliRunner()
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("apt_clusters_cli")
     spec = synthetic_specimen(300_000, seed=11, number_density=8e23, interface=False)
-    write_pos(folder / "spec.pos", spec.xyz, spec.mq)
-    write_rrng(folder / "spec.rrng", spec.ranges)
+    write_synthetic(folder / "spec.pos", spec)
     return folder, spec
 
 

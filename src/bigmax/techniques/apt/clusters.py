@@ -119,74 +119,217 @@ def _keep_large(groups: np.ndarray, n_min: int) -> np.ndarray:
 # ---------------------------------------------------------------- envelope and erosion
 
 
+_SPAN = 1  # cells per search radius
+
+
+@numba.njit(cache=True, inline="always")
+def _gap(p, a, h):
+    """Distance from coordinate p to the cell [a, a + h] along one axis."""
+    if p < a:
+        return a - p
+    if p > a + h:
+        return p - a - h
+    return 0.0
+
+
+@numba.njit(cache=True)
+def _first_within(px, py, pz, pts, starts, lo, h, dims, cx, cy, cz, span, r2):
+    """Index of some point within sqrt(r2) of p (own cell first), or -1."""
+    nx, ny, nz = dims[0], dims[1], dims[2]
+    own = (cx * ny + cy) * nz + cz
+    for j in range(starts[own], starts[own + 1]):
+        d0 = px - pts[j, 0]
+        d1 = py - pts[j, 1]
+        d2 = pz - pts[j, 2]
+        if d0 * d0 + d1 * d1 + d2 * d2 <= r2:
+            return j
+    for x2 in range(max(cx - span, 0), min(cx + span + 1, nx)):
+        gx = _gap(px, lo[0] + x2 * h, h)
+        gx *= gx
+        if gx > r2:
+            continue
+        for y2 in range(max(cy - span, 0), min(cy + span + 1, ny)):
+            gy = _gap(py, lo[1] + y2 * h, h)
+            gy = gx + gy * gy
+            if gy > r2:
+                continue
+            for z2 in range(max(cz - span, 0), min(cz + span + 1, nz)):
+                gz = _gap(pz, lo[2] + z2 * h, h)
+                if gy + gz * gz > r2:
+                    continue
+                c2 = (x2 * ny + y2) * nz + z2
+                if c2 == own:
+                    continue
+                for j in range(starts[c2], starts[c2 + 1]):
+                    d0 = px - pts[j, 0]
+                    d1 = py - pts[j, 1]
+                    d2 = pz - pts[j, 2]
+                    if d0 * d0 + d1 * d1 + d2 * d2 <= r2:
+                        return j
+    return -1
+
+
+@numba.njit(cache=True)
+def _nearest(px, py, pz, pts, starts, lo, h, dims, cx, cy, cz, span, r2):
+    """(index, squared distance) of the nearest point within sqrt(r2) of p, or (-1, r2)."""
+    nx, ny, nz = dims[0], dims[1], dims[2]
+    best = r2 * 1.0000001 + 1e-12
+    who = -1
+    for x2 in range(max(cx - span, 0), min(cx + span + 1, nx)):
+        gx = _gap(px, lo[0] + x2 * h, h)
+        gx *= gx
+        if gx > best:
+            continue
+        for y2 in range(max(cy - span, 0), min(cy + span + 1, ny)):
+            gy = _gap(py, lo[1] + y2 * h, h)
+            gy = gx + gy * gy
+            if gy > best:
+                continue
+            for z2 in range(max(cz - span, 0), min(cz + span + 1, nz)):
+                gz = _gap(pz, lo[2] + z2 * h, h)
+                if gy + gz * gz > best:
+                    continue
+                c2 = (x2 * ny + y2) * nz + z2
+                for j in range(starts[c2], starts[c2 + 1]):
+                    d0 = px - pts[j, 0]
+                    d1 = py - pts[j, 1]
+                    d2 = pz - pts[j, 2]
+                    d = d0 * d0 + d1 * d1 + d2 * d2
+                    if d < best:
+                        best = d
+                        who = j
+    return who, best
+
+
 @numba.njit(cache=True, parallel=True)
-def _envelope(xyz, labels, cs, clab, starts, lo, inv, dims, l2, reach2):
-    """Label free ions within sqrt(l2) of a cluster solute; mark -2 those within sqrt(reach2)."""
+def _envelope(xyz, labels, cs, clab, starts, pure, lo, h, dims, span, l2):
+    """Label free ions within sqrt(l2) of a cluster solute (the nearest solute's cluster).
+
+    ``pure[c]`` is the one cluster whose solutes are within ``span`` cells of cell c, -1 if
+    there are several (then the nearest solute decides), -2 if none (nothing to do).
+    """
     n = xyz.shape[0]
     nx, ny, nz = dims[0], dims[1], dims[2]
+    inv = 1.0 / h
     for i in numba.prange(n):
+        if labels[i] >= 0:
+            continue
+        px, py, pz = xyz[i, 0], xyz[i, 1], xyz[i, 2]
+        fx = (px - lo[0]) * inv
+        fy = (py - lo[1]) * inv
+        fz = (pz - lo[2]) * inv
+        if fx < 0.0 or fy < 0.0 or fz < 0.0 or fx >= nx or fy >= ny or fz >= nz:
+            continue
+        cx, cy, cz = int(fx), int(fy), int(fz)
+        tag = pure[(cx * ny + cy) * nz + cz]
+        if tag == -2:
+            continue
+        if tag >= 0:
+            if _first_within(px, py, pz, cs, starts, lo, h, dims, cx, cy, cz, span, l2) >= 0:
+                labels[i] = tag
+            continue
+        who, best = _nearest(px, py, pz, cs, starts, lo, h, dims, cx, cy, cz, span, l2)
+        if who >= 0:
+            labels[i] = clab[who]
+
+
+@numba.njit(cache=True, parallel=True)
+def _free_near(xyz, labels, near, lo, h, dims, out):
+    """out[i]: ion i is in no cluster and its cell is flagged in ``near``."""
+    nx, ny, nz = dims[0], dims[1], dims[2]
+    inv = 1.0 / h
+    for i in numba.prange(xyz.shape[0]):
+        out[i] = False
         if labels[i] >= 0:
             continue
         fx = (xyz[i, 0] - lo[0]) * inv
         fy = (xyz[i, 1] - lo[1]) * inv
         fz = (xyz[i, 2] - lo[2]) * inv
-        if fx < -1.0 or fy < -1.0 or fz < -1.0 or fx >= nx + 1 or fy >= ny + 1 or fz >= nz + 1:
+        if fx < 0.0 or fy < 0.0 or fz < 0.0 or fx >= nx or fy >= ny or fz >= nz:
             continue
-        cx, cy, cz = int(np.floor(fx)), int(np.floor(fy)), int(np.floor(fz))
-        best = reach2 * 1.0000001 + 1e-12
-        who = -1
-        for x2 in range(max(cx - 1, 0), min(cx + 2, nx)):
-            for y2 in range(max(cy - 1, 0), min(cy + 2, ny)):
-                for z2 in range(max(cz - 1, 0), min(cz + 2, nz)):
-                    c2 = (x2 * ny + y2) * nz + z2
-                    for j in range(starts[c2], starts[c2 + 1]):
-                        d0 = xyz[i, 0] - cs[j, 0]
-                        d1 = xyz[i, 1] - cs[j, 1]
-                        d2 = xyz[i, 2] - cs[j, 2]
-                        d = d0 * d0 + d1 * d1 + d2 * d2
-                        if d < best:
-                            best = d
-                            who = j
-        if who >= 0:
-            if best <= l2:
-                labels[i] = clab[who]
-            elif best <= reach2:
-                labels[i] = -2
+        out[i] = near[(int(fx) * ny + int(fy)) * nz + int(fz)]
+
+
+@numba.njit(cache=True)
+def _cell_label_range(starts, lab):
+    nc = starts.shape[0] - 1
+    lo = np.full(nc, np.iinfo(np.int32).max, np.int32)
+    hi = np.full(nc, -1, np.int32)
+    for c in range(nc):
+        for j in range(starts[c], starts[c + 1]):
+            lo[c] = min(lo[c], lab[j])
+            hi[c] = max(hi[c], lab[j])
+    return lo, hi
 
 
 @numba.njit(cache=True, parallel=True)
-def _erode(xyz, cand, labels, shell, starts, lo, inv, dims, e2):
+def _erode(xyz, cand, labels, shell, starts, near, lo, h, dims, span, e2):
     """Unlabel candidate ions within sqrt(e2) of a shell (unclustered) ion."""
     nx, ny, nz = dims[0], dims[1], dims[2]
+    inv = 1.0 / h
     drop = np.zeros(cand.shape[0], np.bool_)
     for t in numba.prange(cand.shape[0]):
         i = cand[t]
-        fx = (xyz[i, 0] - lo[0]) * inv
-        fy = (xyz[i, 1] - lo[1]) * inv
-        fz = (xyz[i, 2] - lo[2]) * inv
-        if fx < -1.0 or fy < -1.0 or fz < -1.0 or fx >= nx + 1 or fy >= ny + 1 or fz >= nz + 1:
+        px, py, pz = xyz[i, 0], xyz[i, 1], xyz[i, 2]
+        fx = (px - lo[0]) * inv
+        fy = (py - lo[1]) * inv
+        fz = (pz - lo[2]) * inv
+        if fx < 0.0 or fy < 0.0 or fz < 0.0 or fx >= nx or fy >= ny or fz >= nz:
             continue
-        cx, cy, cz = int(np.floor(fx)), int(np.floor(fy)), int(np.floor(fz))
+        cx, cy, cz = int(fx), int(fy), int(fz)
+        if not near[(cx * ny + cy) * nz + cz]:
+            continue
         hit = False
-        for x2 in range(max(cx - 1, 0), min(cx + 2, nx)):
-            for y2 in range(max(cy - 1, 0), min(cy + 2, ny)):
-                for z2 in range(max(cz - 1, 0), min(cz + 2, nz)):
+        for x2 in range(max(cx - span, 0), min(cx + span + 1, nx)):
+            gx = _gap(px, lo[0] + x2 * h, h)
+            gx *= gx
+            if gx > e2 or hit:
+                continue
+            for y2 in range(max(cy - span, 0), min(cy + span + 1, ny)):
+                gy = _gap(py, lo[1] + y2 * h, h)
+                gy = gx + gy * gy
+                if gy > e2 or hit:
+                    continue
+                for z2 in range(max(cz - span, 0), min(cz + span + 1, nz)):
+                    gz = _gap(pz, lo[2] + z2 * h, h)
+                    if gy + gz * gz > e2 or hit:
+                        continue
                     c2 = (x2 * ny + y2) * nz + z2
                     for j in range(starts[c2], starts[c2 + 1]):
-                        d0 = xyz[i, 0] - shell[j, 0]
-                        d1 = xyz[i, 1] - shell[j, 1]
-                        d2 = xyz[i, 2] - shell[j, 2]
+                        d0 = px - shell[j, 0]
+                        d1 = py - shell[j, 1]
+                        d2 = pz - shell[j, 2]
                         if d0 * d0 + d1 * d1 + d2 * d2 <= e2:
                             hit = True
                             break
-                    if hit:
-                        break
-                if hit:
-                    break
         drop[t] = hit
     for t in range(cand.shape[0]):
         if drop[t]:
             labels[cand[t]] = -1
+
+
+def _search_grid(points: np.ndarray, radius: float, max_cells: int | None = None):
+    """Cell list with cells of radius / _SPAN, and the cells within ``radius`` of a point."""
+    from scipy.ndimage import maximum_filter
+
+    cap = max(8 * len(points), 1 << 22) if max_cells is None else max_cells
+    order, starts, lo, cell, dims = cell_list(points, radius / _SPAN, pad=radius, max_cells=cap)
+    span = int(np.ceil(radius / cell - 1e-9))
+    occupied = (np.diff(starts) > 0).reshape(tuple(dims))
+    near = maximum_filter(occupied, size=2 * span + 1, mode="constant").ravel()
+    return order, starts, near, lo, cell, dims, span
+
+
+def _pure_cells(starts: np.ndarray, clab: np.ndarray, dims, span: int) -> np.ndarray:
+    """Per cell: the one cluster within ``span`` cells, -1 for several, -2 for none."""
+    from scipy.ndimage import maximum_filter, minimum_filter
+
+    lo, hi = _cell_label_range(starts, clab.astype(np.int32))
+    shape, size = tuple(int(d) for d in dims), 2 * span + 1
+    lo = minimum_filter(lo.reshape(shape), size=size, mode="constant", cval=lo.max()).ravel()
+    hi = maximum_filter(hi.reshape(shape), size=size, mode="constant", cval=-1).ravel()
+    out = np.where(hi < 0, -2, np.where(lo == hi, hi, -1)).astype(np.int32)
+    return out
 
 
 def envelope_erode(
@@ -199,27 +342,40 @@ def envelope_erode(
     """Grow the clusters in ``labels`` (in place) by ``envelope``, then erode by ``erosion``.
 
     ``core`` holds the indices of the cluster solutes (their labels are never changed).
+    Erosion looks only at free ions in cells near the joined ions, so no distance search
+    runs for the ions far from every cluster.
     """
     if len(core) == 0 or envelope <= 0:
         return
     cs_all = np.asarray(xyz[core])
-    reach = envelope + max(erosion, 0.0)
-    order, starts, lo, cell, dims = cell_list(cs_all, reach, pad=reach)
+    order, starts, _near, lo, cell, dims, span = _search_grid(
+        cs_all, envelope, max_cells=max(8 * len(core), 1 << 24)
+    )
     cs = np.ascontiguousarray(cs_all[order])
     clab = labels[core][order]
-    _envelope(xyz, labels, cs, clab, starts, lo, 1.0 / cell, dims, envelope**2, reach**2)
-    shell_idx = np.flatnonzero(labels == -2)
-    labels[shell_idx] = -1
-    if erosion <= 0 or len(shell_idx) == 0:
+    pure = _pure_cells(starts, clab, dims, span)
+    _envelope(xyz, labels, cs, clab, starts, pure, lo, cell, dims, span, envelope**2)
+    del pure, starts, cs
+    if erosion <= 0:
         return
     is_core = np.zeros(len(labels), bool)
     is_core[core] = True
     cand = np.flatnonzero((labels >= 0) & ~is_core)
-    del is_core
+    if len(cand) == 0:
+        return
+    # free ions that can be within d_e of a joined ion: those in cells near the joined ions
+    joined = np.asarray(xyz[cand])
+    _o, starts, near, lo, cell, dims, _span = _search_grid(joined, erosion)
+    free = is_core  # reuse the n-sized buffer
+    _free_near(xyz, labels, near, lo, cell, dims, free)
+    shell_idx = np.flatnonzero(free)
+    del free, is_core, joined
+    if len(shell_idx) == 0:
+        return
     sh = np.asarray(xyz[shell_idx])
-    order, starts, lo, cell, dims = cell_list(sh, erosion, pad=erosion)
+    order, starts, near, lo, cell, dims, span = _search_grid(sh, erosion)
     sh = np.ascontiguousarray(sh[order])
-    _erode(xyz, cand, labels, sh, starts, lo, 1.0 / cell, dims, erosion**2)
+    _erode(xyz, cand, labels, sh, starts, near, lo, cell, dims, span, erosion**2)
 
 
 # ---------------------------------------------------------------- parameter choice

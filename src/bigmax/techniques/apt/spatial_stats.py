@@ -224,12 +224,12 @@ def knn_distribution(
 # ---------------------------------------------------------------- cell lists
 
 
-def grid(points: np.ndarray, cell: float, pad: float = 0.0):
+def grid(points: np.ndarray, cell: float, pad: float = 0.0, max_cells: int | None = None):
     """Origin, cell size and dims of a dense grid over ``points`` (cell grown if too many)."""
     lo = points.min(axis=0).astype(np.float64) - pad
     hi = points.max(axis=0).astype(np.float64) + pad
     span = np.maximum(hi - lo, 1e-6)
-    cap = max(_MAX_CELLS_PER_POINT * len(points), 1 << 16)
+    cap = max(_MAX_CELLS_PER_POINT * len(points), 1 << 16) if max_cells is None else max_cells
     cell = float(cell)
     while np.prod(np.floor(span / cell) + 1) > cap:
         cell *= 1.26
@@ -249,13 +249,15 @@ def _cell_of(p, lo, inv, dims):
     return out
 
 
-def cell_list(points: np.ndarray, cell: float, pad: float = 0.0):
+def cell_list(
+    points: np.ndarray, cell: float, pad: float = 0.0, max_cells: int | None = None
+):
     """Points sorted by cell of a dense grid: (order, starts, lo, cell, dims).
 
     Points of cell c are ``points[order[starts[c]:starts[c + 1]]]``; the cell edge is at
-    least ``cell`` (grown when the grid would exceed 8 cells per point).
+    least ``cell`` (grown when the grid would exceed ``max_cells``, default 8 per point).
     """
-    lo, cell, dims = grid(points, cell, pad)
+    lo, cell, dims = grid(points, cell, pad, max_cells)
     ids = _cell_of(points, lo, 1.0 / cell, dims)
     order = np.argsort(ids, kind="stable")
     counts = np.bincount(ids, minlength=int(np.prod(dims)))
