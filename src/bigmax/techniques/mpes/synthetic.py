@@ -194,6 +194,39 @@ class SyntheticTruth:
         t = self.energy_to_tof(np.array(self.energy_window))
         return float(t.min()), float(t.max())
 
+    # ------------------------------------------------------------------ exact calibration
+    def pipeline(self, *, jitter: bool = True, field_step: float = 16.0, seed: int = 0):
+        """The transforms that invert the planted instrument exactly (up to the bilinear
+        lookup of the distortion field): jitter, distortion correction, momentum, energy and
+        delay calibration, as :class:`bigmax.techniques.mpes.transforms.Pipeline`."""
+        from bigmax.techniques.mpes.transforms import (
+            DelayCalibration,
+            DistortionCorrection,
+            EnergyCalibration,
+            Jitter,
+            MomentumCalibration,
+            Pipeline,
+        )
+
+        n = 1 << self.detector_bits
+        nodes = int(math.ceil((n - 1) / field_step)) + 1
+        grid = np.arange(nodes) * field_step
+        gx, gy = np.meshgrid(grid, grid, indexing="ij")
+        ux, uy = self.undistort(gx, gy)
+        scale = 1.0 / self.pixels_per_inverse_angstrom
+        steps = [
+            DistortionCorrection.from_arrays(ux - gx, uy - gy, x0=0.0, y0=0.0, step=field_step),
+            MomentumCalibration(x_center=self.x_center, y_center=self.y_center,
+                                kx_scale=scale, ky_scale=scale, x_column="Xm", y_column="Ym"),
+            EnergyCalibration(kind="tof_quadratic", d=self.tof_distance, t0=self.tof_time_offset,
+                              e0=self.tof_energy_offset, binwidth=self.tof_binwidth, binning=1),
+            DelayCalibration.from_adc_range(self.adc_range, self.delay_range),
+        ]
+        if jitter:
+            steps.insert(0, Jitter(columns={"X": 0.5, "Y": 0.5, "t": 0.5, "ADC": 0.5},
+                                   seed=seed))
+        return Pipeline(steps=tuple(steps))
+
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict:
         return asdict(self)
@@ -467,12 +500,19 @@ def _generate(seed, first_block, n_blocks, block, m, d, s, X, Y, T, A, truth, wa
                 truth[3, j] = tau
 
 
+def _is_int(value, lo: int, hi: int) -> bool:
+    try:
+        return float(value).is_integer() and lo <= int(value) < hi
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def _check(n_events: int, chunk_events: int, seed: int) -> None:
-    if int(n_events) != n_events or n_events < 0:
+    if not _is_int(n_events, 0, 2**62):
         raise SyntheticError(f"n_events: must be a non-negative integer, got {n_events!r}")
-    if int(chunk_events) != chunk_events or chunk_events < 1:
+    if not _is_int(chunk_events, 1, 2**62):
         raise SyntheticError(f"chunk_events: must be a positive integer, got {chunk_events!r}")
-    if int(seed) != seed or not 0 <= seed < 2**63:
+    if not _is_int(seed, 0, 2**63):
         raise SyntheticError(f"seed: must be an integer in [0, 2^63), got {seed!r}")
 
 
@@ -490,6 +530,7 @@ def iter_synthetic(
     ``chunk_events`` is; memory stays at one chunk.
     """
     _check(n_events, chunk_events, seed)
+    n_events = int(n_events)
     truth = material if isinstance(material, SyntheticTruth) else truth_for(material)
     m, d, s = _material_array(truth), _detector_array(truth), _sampling_array(truth)
     per_chunk = max(1, int(chunk_events) // BLOCK) * BLOCK
@@ -557,6 +598,7 @@ def write_synthetic(
     reload it with :func:`read_truth`.
     """
     _check(n_events, chunk_events, seed)
+    n_events = int(n_events)
     if format not in ("parquet", "metis-h5"):
         raise SyntheticError(f"format: must be 'parquet' or 'metis-h5', got {format!r}")
     truth = material if isinstance(material, SyntheticTruth) else truth_for(material)
