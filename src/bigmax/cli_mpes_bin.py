@@ -25,12 +25,12 @@ def _axes_from_config(cfg) -> list:
     return out
 
 
-def _jitter_step(source, axes, seed: int):
-    """Jitter of +-half a step on the integer raw columns the axes read."""
-    from bigmax.techniques.mpes.transforms import Jitter
+def _jitter_step(source, axes, steps, seed: int):
+    """Jitter of +-half a step on the integer raw columns that the steps and axes read."""
+    from bigmax.techniques.mpes.transforms import Jitter, Pipeline
 
-    cols = {a.name: 0.5 for a in axes
-            if a.name in source.columns and source.columns[a.name].kind in "iu"}
+    raw = Pipeline(steps=tuple(steps)).required_columns(tuple(a.name for a in axes))
+    cols = {c: 0.5 for c in raw if c in source.columns and source.columns[c].kind in "iu"}
     return Jitter(columns=cols, seed=seed) if cols else None
 
 
@@ -124,7 +124,7 @@ def bin_cmd(
     if jitter is False:
         steps = [s for s in steps if not isinstance(s, Jitter)]
     elif jitter and not any(isinstance(s, Jitter) for s in steps):
-        step = _jitter_step(source, axes, seed)
+        step = _jitter_step(source, axes, steps, seed)
         steps = ([step] if step is not None else []) + steps
     pipeline = Pipeline(steps=tuple(steps)) if steps else None
 
