@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -91,3 +92,32 @@ def test_clear_errors(tmp_path):
     bad.write_text("jitter: {seeed: 3}\n")
     r = _run("delay", SCAN, "--adc-range", "1900,25600", "--out", bad)
     assert r.exit_code == 1 and "bad.yaml: jitter.seeed" in r.output
+
+
+@pytest.mark.slow
+def test_synthetic_file_calibrate_then_bin(tmp_path):
+    """Synthetic WSe2 METIS file -> calibrate momentum (K pockets) -> bigmax mpes bin in k:
+    the six K pockets land |Gamma-K| from Gamma, within one k bin."""
+    from bigmax.techniques.mpes.calibrate.momentum import find_landmarks
+    from bigmax.techniques.mpes.synthetic import write_synthetic
+
+    src = tmp_path / "syn.h5"
+    truth = write_synthetic(src, 1_000_000, format="metis-h5", seed=2, material="WSe2")
+    t_lo, t_hi = sorted(truth.energy_to_tof(np.array([-0.9, -0.78])))
+    out = tmp_path / "syn.yaml"
+    r = _run("momentum", src, "--bins", "256", "--tof-range", f"{t_lo},{t_hi}", "--sigma", "6",
+             "--no-center", "--lattice-constant", truth.lattice_constant, "--out", out)
+    assert r.exit_code == 0, r.output
+    cube = tmp_path / "cube.nc"
+    r = runner.invoke(app, ["mpes", "bin", str(src), "--config", str(out), "--no-jitter",
+                            "-a", "kx:-1.6:1.6:128", "-a", "ky:-1.6:1.6:128",
+                            "-a", f"t:{t_lo}:{t_hi}:1", "--out", str(cube)])
+    assert r.exit_code == 0, r.output
+    import xarray as xr
+
+    img = xr.open_dataarray(cube).values[:, :, 0]
+    centres = -1.6 + 3.2 / 128 * (np.arange(128) + 0.5)
+    spots = find_landmarks(img, 6, sigma=3.0)
+    k = np.interp(spots, np.arange(128), centres)
+    gk = 4 * np.pi / (3 * truth.lattice_constant)
+    assert np.abs(np.hypot(*k.T) - gk).max() < 3.2 / 128
