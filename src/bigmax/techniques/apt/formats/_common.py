@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import sys
 from pathlib import Path
 
 import numba
@@ -26,7 +27,7 @@ def _bswap_cols(src, c0, out):  # pragma: no cover - compiled
             )
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _bswap_split(src, xyz, mq):  # pragma: no cover - compiled
     n = mq.shape[0]
     for i in numba.prange(n):
@@ -56,6 +57,50 @@ def be_xyz_mq(words: np.ndarray, chunk: int = 1 << 22) -> tuple[np.ndarray, np.n
     return xyz, mq
 
 
+def stream_xyz_mq(
+    path: str | os.PathLike, offset: int, width: int, start: int, stop: int,
+    chunk: int = 1 << 20,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """xyz and m/q of records start..stop, read with large sequential reads.
+
+    A reader thread fills one buffer while numba (without the GIL) swaps the other, so a cold
+    read overlaps the disk with the conversion; large ``readinto`` calls stream faster than
+    page faults on a memory map.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = max(stop - start, 0)
+    xyz = np.empty((n, 3), np.float32)
+    mq = np.empty(n, np.float32)
+    if n == 0:
+        return xyz, mq
+    xv, mv = xyz.view(np.uint32), mq.view(np.uint32)
+    bufs = [np.empty((min(chunk, n), width), np.uint32) for _ in range(2)]
+    with open(path, "rb", buffering=0) as fh, ThreadPoolExecutor(1) as pool:
+        fh.seek(offset + start * width * 4)
+
+        def fill(buf: np.ndarray, m: int) -> int:
+            view = memoryview(buf[:m]).cast("B")
+            got = 0
+            while got < len(view):
+                k = fh.readinto(view[got:])
+                if not k:
+                    raise APTFormatError(path, offset + (start * width * 4) + got,
+                                         "file ended while reading")  # fmt: skip
+                got += k
+            return m
+
+        todo = list(range(0, n, chunk))
+        pending = pool.submit(fill, bufs[0], min(chunk, n))
+        for i, a in enumerate(todo):
+            m = pending.result()
+            if i + 1 < len(todo):
+                nxt = todo[i + 1]
+                pending = pool.submit(fill, bufs[(i + 1) % 2], min(chunk, n - nxt))
+            _bswap_split(bufs[i % 2][:m], xv[a : a + m], mv[a : a + m])
+    return xyz, mq
+
+
 def be_columns(words: np.ndarray, c0: int, k: int, dtype: str, chunk: int = 1 << 22) -> np.ndarray:
     """Columns c0..c0+k of a big-endian uint32 record array as a native (n, k) array.
 
@@ -67,8 +112,33 @@ def be_columns(words: np.ndarray, c0: int, k: int, dtype: str, chunk: int = 1 <<
     view = out.view(np.uint32)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
+        populate(words[start:stop])
         _bswap_cols(words[start:stop], c0, view[start:stop])
     return out
+
+
+MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux >= 5.14
+
+
+def populate(rows: np.ndarray) -> None:
+    """Map the pages under ``rows`` (a slice of a file map) in one kernel call.
+
+    A strided column touches every page of the records anyway; populating them in bulk costs
+    far less than one page fault per 4 KB. Best effort: older kernels just fault as usual.
+    """
+    base = rows
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None) if not isinstance(base, memoryview) else base.obj
+    if base is None or rows.size == 0 or sys.platform != "linux":
+        return
+    start = rows.ctypes.data - np.frombuffer(base, np.uint8, count=1).ctypes.data
+    end = start + rows.shape[0] * rows.strides[0]
+    page = mmap.PAGESIZE
+    lo = start - start % page
+    try:
+        base.madvise(MADV_POPULATE_READ, lo, min(end, len(base)) - lo)
+    except (OSError, ValueError):
+        pass
 
 
 def file_size(path: str | os.PathLike) -> int:

@@ -32,7 +32,7 @@ def _col(words: np.ndarray, c: int, dtype: str):
 def read_epos(path: str | os.PathLike) -> IonData:
     """Map a .epos file; each column is swapped to native only when it is asked for."""
     words, n = record_memmap(path, 0, RECORD)
-    core = LazyColumns(xyz_mq_loaders(words), n)
+    core = LazyColumns(xyz_mq_loaders(words, path), n)
     extra = LazyColumns({name: _col(words, c, dt) for name, c, dt, _ in EXTRA}, n)
     units = {name: unit for name, _, _, unit in EXTRA if unit}
     return IonData(n, str(path), "epos", {"units": units}, core, extra)

@@ -8,7 +8,12 @@ from typing import BinaryIO
 
 import numpy as np
 
-from bigmax.techniques.apt.formats._common import be_columns, be_xyz_mq, record_memmap
+from bigmax.techniques.apt.formats._common import (
+    be_columns,
+    be_xyz_mq,
+    record_memmap,
+    stream_xyz_mq,
+)
 from bigmax.techniques.apt.ions import IonData, LazyColumns
 
 RECORD = 16
@@ -17,17 +22,21 @@ RECORD = 16
 def read_pos(path: str | os.PathLike) -> IonData:
     """Map a .pos file; xyz and m/q are byte-swapped to native float32 on first access."""
     words, n = record_memmap(path, 0, RECORD)
-    core = LazyColumns(xyz_mq_loaders(words), n)
+    core = LazyColumns(xyz_mq_loaders(words, path), n)
     return IonData(n, str(path), "pos", {}, core, LazyColumns({}, n))
 
 
-def xyz_mq_loaders(words: np.ndarray) -> dict:
+def xyz_mq_loaders(words: np.ndarray, path: str | os.PathLike | None = None) -> dict:
     """Loaders for xyz and m/q: asking for xyz converts m/q in the same pass and keeps it, so a
-    cold read touches the file once."""
+    cold read touches the file once (streamed from ``path`` when given, else from the map)."""
     spare: dict = {}
 
     def xyz(sl: slice) -> np.ndarray:
-        out, mq = be_xyz_mq(words[sl])
+        if path is not None:
+            start, stop, _ = sl.indices(len(words))
+            out, mq = stream_xyz_mq(path, 0, words.shape[1], start, stop)
+        else:
+            out, mq = be_xyz_mq(words[sl])
         spare.clear()  # keep at most one spare m/q (the one most likely asked for next)
         spare[(sl.start, sl.stop)] = mq
         return out
