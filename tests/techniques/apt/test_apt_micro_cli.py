@@ -101,7 +101,7 @@ def test_errors_are_one_line(files):
     assert res.exit_code == 1 and "missing.pos" in res.output
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=9)
        .filter(lambda v: len(v) != 7) | st.text(max_size=12).filter(lambda t: "," not in t))
 def test_bad_cylinder_names_the_option(value):

@@ -45,6 +45,15 @@ def test_voxel_counts_conserve_ions(spec, assignment, deloc):
     assert np.allclose(np.diff(f.x.values), 1.0) and np.allclose(np.diff(f.z.values), 0.5)
 
 
+def test_big_endian_memmap_input_gives_the_same_field(spec, tmp_path):
+    path = tmp_path / "xyz.be"
+    spec.xyz.astype(">f4").tofile(path)
+    be = np.memmap(path, dtype=">f4", mode="r").reshape(-1, 3)
+    a = voxelize(be, spec.species, spec.species_names, chunk=70_000)
+    b = voxelize(spec.xyz, spec.species, spec.species_names, chunk=70_000)
+    assert np.array_equal(a.values, b.values)
+
+
 def test_ngp_equals_histogram_and_delocalization_equals_gaussian_filter(spec):
     f = voxelize(spec.xyz, spec.species, spec.species_names, assignment="ngp",
                  delocalization=None)
