@@ -261,8 +261,10 @@ def energy_cmd(
 
     tr, t = _traces(traces, tof, None)
     bpath = Path(biases)
-    b = _load_array(bpath).ravel() if bpath.suffix and bpath.is_file() else np.asarray(
-        _floats(biases, "--biases"))
+    if bpath.suffix.lower() in (".csv", ".txt", ".npy", ".mat"):
+        b = _load_array(bpath).ravel()  # a missing file is named in the error
+    else:
+        b = np.asarray(_floats(biases, "--biases"))
     rng = _floats(ranges, "--ranges", 2)
     ec = EnergyCalibrator(kind=kind, ref_id=ref_id, ranges=tuple(rng), ref_energy=ref_energy,
                           order=order, binwidth=binwidth, binning=binning,

@@ -150,6 +150,7 @@ class DelayConfig(_Model):
     adc_range: tuple[float, float] | None = (1900.0, 25600.0)
     delay_range: tuple[float, float] | None = Field(None, description="ps at the ADC range ends")
     time0_mm: float | None = Field(None, description="stage position of time zero, mm")
+    stage_column: str = Field("delayStage", description="stage column (mm), with time0_mm")
     flip: bool = False
 
     @model_validator(mode="after")
@@ -250,7 +251,8 @@ class MpesConfig(_Model):
         elif dc.time0_mm is not None:
             from bigmax.techniques.mpes.calibrate.delay import delay_from_stage
 
-            steps.append(delay_from_stage(dc.time0_mm, column=c.adc, out=c.delay, flip=dc.flip))
+            steps.append(delay_from_stage(dc.time0_mm, column=dc.stage_column, out=c.delay,
+                                          flip=dc.flip))
         return tr.Pipeline(steps=tuple(steps))
 
 
