@@ -150,3 +150,45 @@ def test_pulse_counts_and_shapes():
         timed_values(np.arange(5), np.array([3, 1]))
     with pytest.raises(CalibrationError, match="strictly increasing"):
         acquisition_time_histogram([1.0], [1.0, 1.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 40), st.integers(1, 9), st.sampled_from(["int", "float", "neg", "big"]))
+def test_bad_sector_input_raises(n, n_sectors, kind):
+    rng = np.random.default_rng(n)
+    tof = rng.normal(100, 5, n)
+    sector = rng.integers(0, n_sectors, n)
+    if kind == "float":
+        sector = sector.astype(float)
+    elif kind == "neg" and n:
+        sector[0] = -1
+    elif kind == "big" and n:
+        sector[0] = n_sectors
+    try:
+        off = align_sectors(tof, sector, n_sectors, bins=16)
+    except CalibrationError:
+        return
+    # only clean input gets through, with one finite offset per sector
+    assert kind == "int" and n > 0 and len(off.offsets) == n_sectors
+    assert np.all(np.isfinite(off.offsets))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=6),
+       st.lists(st.integers(-5, 50), max_size=8))
+def test_bad_normalisation_input_raises(edges, markers):
+    edges = np.asarray(edges, dtype=float)
+    good_edges = edges.size >= 2 and np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0)
+    try:
+        acquisition_time_histogram(np.arange(5.0), edges)
+    except CalibrationError:
+        assert not good_edges
+    else:
+        assert good_edges
+    m = np.asarray(markers, dtype=np.int64)
+    try:
+        v = timed_values(np.arange(10.0), m)
+    except CalibrationError:
+        assert m.size == 0 or np.any(np.diff(m) < 0)
+    else:
+        assert v.size == m.size and np.all((v >= 0) & (v <= 9))
