@@ -5,13 +5,14 @@ is subtracted and adds its own variance. A fraction ``f_e = A_e / T`` (atoms of 
 atoms, where a CrO2+ ion gives one Cr and two O) then has the first-order variance
 ``sum_r (c_re - f_e c_r)^2 var(N_r) / T^2`` (``c_re`` atoms of ``e`` in range ``r``'s ion,
 ``c_r`` all its atoms): the Poisson error with ``var = N_r``, and the background-propagated
-error with ``var = N_r + var(B_r)``. Counting is one ``bincount`` over the labels.
+error with ``var = N_r + var(B_r)``. Counting is one parallel numba pass over the labels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -27,6 +28,33 @@ from bigmax.techniques.apt.spectrum import (
 
 class CompositionError(ValueError):
     """Labels and ranges that do not fit together; the message names which."""
+
+
+@numba.njit(parallel=True, cache=True)
+def _count_labels(labels, n_ranges):  # pragma: no cover - compiled
+    """Per-range counts (labels in 0..n-1; -1 unranged is skipped) plus the min and max label."""
+    n = labels.shape[0]
+    n_chunks = min(64, max(1, n // 1_000_000))
+    step = (n + n_chunks - 1) // n_chunks
+    width = (n_ranges // 8 + 2) * 8  # padded rows: threads never share a cache line
+    local = np.zeros((n_chunks, width), dtype=np.int64)
+    lows = np.zeros(n_chunks, dtype=np.int64)
+    highs = np.zeros(n_chunks, dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        lo = np.int64(0)
+        hi = np.int64(-1)
+        row = local[c]
+        for i in range(c * step, min(n, (c + 1) * step)):
+            k = np.int64(labels[i])
+            if k < lo:
+                lo = k
+            if k > hi:
+                hi = k
+            if k >= 0 and k < n_ranges:
+                row[k] += 1
+        lows[c] = lo
+        highs[c] = hi
+    return local.sum(axis=0)[:n_ranges], lows.min(), highs.max()
 
 
 @dataclass(frozen=True)
@@ -61,14 +89,13 @@ def count_ranges(
     n = len(ranges)
     if n == 0:
         raise CompositionError("ranges: the range table is empty")
-    low, high = int(lab.min()), int(lab.max())
+    counts, low, high = _count_labels(np.ascontiguousarray(lab), n)
     if low < -1 or high >= n:
         raise CompositionError(
             f"labels: values from {low} to {high}, but the ranges "
             f"have indices 0..{n - 1} (and -1 for unranged): labels from another range table?"
         )
-    counts = np.bincount(lab.astype(np.int64, copy=False) + 1, minlength=n + 1)
-    counts = counts[1:].astype(np.float64)
+    counts = counts.astype(np.float64)
     if bkg is None:
         b = v = np.zeros(n)
     else:
