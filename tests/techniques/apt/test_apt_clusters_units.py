@@ -182,3 +182,19 @@ def test_bad_arrays_raise_cluster_input_error(shape, dtype):
     xyz = np.zeros(shape, dtype)
     with pytest.raises(ClusterInputError):
         MaxSeparation(d_max=0.5, n_min=2).fit(xyz, np.ones(shape[0], bool))
+
+
+def test_big_endian_input_and_estimator_api():
+    from sklearn.base import clone
+
+    rng = np.random.default_rng(4)
+    xyz = rng.uniform(0, 10, (20_000, 3)).astype(np.float32)
+    sol = rng.random(20_000) < 0.02
+    sol |= np.linalg.norm(xyz - 5, axis=1) < 1.5
+    model = MaxSeparation(d_max=0.6, n_min=8)
+    native = model.fit(xyz, sol).labels_.copy()
+    swapped = clone(model).fit(xyz.astype(">f4"), sol).labels_
+    assert np.array_equal(native, swapped) and native.max() >= 0
+    assert clone(model).get_params() == model.get_params()
+    assert model.get_params()["d_max"] == 0.6 and not hasattr(clone(model), "labels_")
+    assert np.array_equal(MaxSeparation(d_max=0.6, n_min=8).fit_predict(xyz, sol), native)

@@ -58,7 +58,7 @@ def cluster_table(
     ``incl_<name>`` (fraction of all cluster ions) and ``excl_<name>`` (fraction without the
     matrix species) per species.
     """
-    check_xyz(xyz)
+    xyz = check_xyz(xyz)
     n = len(xyz)
     for arr, nm in ((species, "species"), (labels, "labels"), (solute_mask, "solute_mask")):
         arr = np.asarray(arr)
@@ -146,7 +146,7 @@ def analysed_volume(
     xyz: np.ndarray, method: str = "hull", column: float = 1.0, voxel: float = 2.0
 ) -> float:
     """Analysed volume in nm^3 by convex hull or voxel occupancy (see the module notes)."""
-    check_xyz(xyz)
+    xyz = check_xyz(xyz)
     if len(xyz) < 4:
         raise PointCloudError(f"need at least 4 ions for a volume, got {len(xyz)}")
     lo = np.array([xyz[:, j].min() for j in range(3)], np.float64)

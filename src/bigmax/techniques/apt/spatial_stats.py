@@ -31,7 +31,11 @@ class PointCloudError(ValueError):
 
 
 def check_xyz(xyz: np.ndarray, name: str = "xyz") -> np.ndarray:
-    """Return ``xyz`` unchanged if it is a finite float (n, 3) array, else raise."""
+    """Return ``xyz`` if it is a finite float (n, 3) array (byte-swapped to native), else raise.
+
+    Big-endian arrays (a raw .pos memory map) are copied once to native order: the numba
+    kernels need native floats.
+    """
     if not isinstance(xyz, np.ndarray):
         raise PointCloudError(f"{name} must be a numpy array of shape (n, 3), got {type(xyz)!r}")
     if xyz.ndim != 2 or xyz.shape[1] != 3:
@@ -46,6 +50,8 @@ def check_xyz(xyz: np.ndarray, name: str = "xyz") -> np.ndarray:
         if not np.isfinite(block.min()) or not np.isfinite(block.max()):
             bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
             raise PointCloudError(f"{name} has a non-finite coordinate at row {bad}")
+    if not xyz.dtype.isnative:
+        xyz = xyz.astype(xyz.dtype.newbyteorder("="))
     return xyz
 
 
@@ -197,7 +203,7 @@ def knn_distribution(
     -----
     Costs one k-d tree over the solutes per set (a float64 copy of the solutes only).
     """
-    check_xyz(xyz)
+    xyz = check_xyz(xyz)
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise PointCloudError(f"k must be an integer >= 1, got {k!r}")
     if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
@@ -357,7 +363,7 @@ def rdf(
     of every species). All ions stream past a cell list of the centres in chunks, in numba,
     so memory stays at the centres plus one chunk.
     """
-    check_xyz(xyz)
+    xyz = check_xyz(xyz)
     if not (r_max > 0 and dr > 0 and dr <= r_max):
         raise PointCloudError(f"need 0 < dr <= r_max, got dr={dr!r}, r_max={r_max!r}")
     if not isinstance(max_centres, (int, np.integer)) or max_centres < 1:
