@@ -101,8 +101,20 @@ def _rng(random_state) -> np.random.Generator:
 
 
 def random_label_indices(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of ``m`` ions drawn without replacement: one random-label permutation."""
-    return np.sort(rng.choice(n, size=m, replace=False))
+    """Sorted indices of ``m`` ions drawn without replacement: one random-label permutation.
+
+    Above 2^24 ions each ion is drawn with probability m/n instead, chunk by chunk, so no
+    n-sized permutation is made; the count is then m within a few sqrt(m).
+    """
+    if n <= 1 << 24:
+        return np.sort(rng.choice(n, size=m, replace=False))
+    p = m / n
+    step = 1 << 22
+    parts = [
+        np.flatnonzero(rng.random(min(step, n - s), dtype=np.float32) < p) + s
+        for s in range(0, n, step)
+    ]
+    return np.concatenate(parts)
 
 
 # ---------------------------------------------------------------- kNN
