@@ -151,6 +151,10 @@ def momentum_cmd(
         float | None, typer.Option(help="|Gamma-vertex| in 1/Angstrom: k scale")
     ] = None,
     align: Annotated[bool, typer.Option(help="Rotate a vertex onto the x axis")] = False,
+    ring: Annotated[
+        list[str] | None,
+        typer.Option(help="Another shell of landmarks 'RATIO:DEGREES' (M points: 0.866:30)"),
+    ] = None,
     plot: Annotated[Path | None, typer.Option(help="Save a picture of the landmarks")] = None,
     sed_config: Annotated[bool, typer.Option("--sed-config", help="Write sed's layout")] = False,
 ) -> None:
@@ -168,8 +172,12 @@ def momentum_cmd(
         img, coords = _image_from_events(source, bins, _floats(tof_range, "--tof-range", 2))
     else:
         img = _load_array(source, key)
+    rings = []
+    for text in ring or []:
+        vals = _floats(text.replace(":", ","), "--ring", 2)
+        rings.append((vals[0], vals[1]))
     mc = MomentumCorrector(symmetry=symmetry, include_center=not no_center, sigma=sigma,
-                           align=align).fit(img, coords)
+                           align=align, rings=tuple(rings)).fit(img, coords)
     section: dict = {"momentum": {"correction": mc.to_dict()}}
     if lattice_constant is not None or k_distance is not None:
         kd = k_distance if k_distance is not None else gamma_k_distance(lattice_constant)

@@ -203,3 +203,22 @@ def test_bad_sed_files_name_the_file(tmp_path):
     p.write_text("dataframe: {}\nenergy:\n  calibration: {d: 1.0, E0: 0}\n")
     with pytest.raises(ConfigError, match="sed_bad.yaml: energy.calibration: Value error"):
         load_config(files=[p], use_user=False, use_folder=False)
+
+
+def test_landmark_shells_round_trip_and_refuse_sed(tmp_path):
+    pts = [[float(100 + 50 * np.cos(a)), float(100 + 50 * np.sin(a))]
+           for a in np.arange(6) * np.pi / 3]
+    pts += [[float(100 + 43.3 * np.cos(a)), float(100 + 43.3 * np.sin(a))]
+            for a in np.arange(6) * np.pi / 3 + np.pi / 6]
+    over = {"momentum": {"correction": {"landmarks": pts, "include_center": False,
+                                        "rings": [[0.866, 30.0]], "grid_shape": [200, 200]}}}
+    cfg = load_config(overrides=over, use_user=False, use_folder=False)
+    out = tmp_path / "rings.yaml"
+    dump_config(cfg, out)
+    assert load_config(files=[out], use_user=False, use_folder=False) == cfg
+    assert [s.op for s in cfg.to_pipeline().steps] == ["jitter", "distortion"]
+    with pytest.raises(ConfigError, match="second shell"):
+        to_sed(cfg)
+    over["momentum"]["correction"]["landmarks"] = pts[:6]
+    with pytest.raises(ConfigError, match="needs 12 landmarks, got 6"):
+        load_config(overrides=over, use_user=False, use_folder=False)

@@ -281,3 +281,44 @@ def test_thin_plate_spline_equals_scipy():
     assert np.allclose(ours(src), dst, atol=1e-8)
     with pytest.raises(CalibrationError, match="collinear or repeated"):
         ThinPlateSpline(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]), np.zeros((3, 2)))
+
+
+def _barrel(p, centre, radius):
+    u = p - centre
+    r2 = (u**2).sum(1, keepdims=True) / radius**2
+    v = u * (1 + 0.08 * r2) @ np.array([[1.03, 0.04], [0.0, 0.98]]).T
+    return v + centre
+
+
+def test_a_second_shell_fixes_the_radial_profile():
+    centre, radius = np.array([128.0, 120.0]), 80.0
+    k_pts = _hexagon(centre, radius, 0.2, with_centre=False)
+    m_pts = _hexagon(centre, radius * np.sqrt(3) / 2, 0.2 + np.pi / 6, with_centre=False)
+    truth = np.vstack([k_pts, m_pts, centre])
+    # points between the shells and Gamma, not used as landmarks
+    probe = np.vstack([_hexagon(centre, 0.45 * radius, 0.2 + np.pi / 6, with_centre=False),
+                       _hexagon(centre, 0.6 * radius, 0.2, with_centre=False)])
+    seen = _barrel(truth, centre, radius)
+    one = MomentumCorrector(landmarks=np.vstack([seen[:6], seen[-1:]])).fit_grid((256, 240))
+    two = MomentumCorrector(landmarks=seen, rings=[(np.sqrt(3) / 2, 30.0)]).fit_grid((256, 240))
+    err = {}
+    for name, mc in (("one", one), ("two", two)):
+        got = mc.correct_points(_barrel(probe, centre, radius))
+        lm_truth = truth if name == "two" else np.vstack([truth[:6], truth[-1:]])
+        err[name] = _similarity_residual(np.vstack([lm_truth, probe]),
+                                         np.vstack([mc.target_, got]))
+    before = _similarity_residual(np.vstack([truth, probe]),
+                                  np.vstack([seen, _barrel(probe, centre, radius)]))
+    # a barrel distortion (8 % at the K radius): the inner points come out about 1.9 px off
+    # with the K shell alone, and about 1.2 px with the M shell added (3.9 px uncorrected)
+    assert err["two"] < 0.7 * err["one"] < 0.5 * before
+    # found in an image, the 13 spots go to the right shells
+    img = _render(seen, (256, 240), sigma=2.0)
+    mc = MomentumCorrector(rings=[(np.sqrt(3) / 2, 30.0)]).fit(img)
+    assert mc.landmarks_.shape == (13, 2)
+    assert _similarity_residual(truth[[int(np.argmin(((seen - p) ** 2).sum(1)))
+                                       for p in mc.landmarks_]], mc.target_) < 0.05
+    with pytest.raises(CalibrationError, match="needs 13 landmarks"):
+        symmetric_target(seen[:7], 6, rings=[(0.866, 30.0)])
+    with pytest.raises(CalibrationError, match="radius ratio"):
+        symmetric_target(seen, 6, rings=[(-1.0, 30.0)])

@@ -94,13 +94,16 @@ class MomentumCorrectionConfig(_Model):
     scale: float = Field(1.0, gt=0)
     translation: tuple[float, float] = (0.0, 0.0)
     align: bool = False
+    rings: list[tuple[float, float]] = Field(
+        default_factory=list, description="further shells: (radius ratio, angle offset deg)"
+    )
     grid_origin: tuple[float, float] = (0.0, 0.0)
     grid_step: tuple[float, float] = (1.0, 1.0)
     grid_shape: tuple[int, int] = (512, 512)
 
     @model_validator(mode="after")
     def _count(self) -> MomentumCorrectionConfig:
-        need = self.symmetry + (1 if self.include_center else 0)
+        need = self.symmetry * (1 + len(self.rings)) + (1 if self.include_center else 0)
         if len(self.landmarks) != need:
             raise ValueError(
                 f"{self.symmetry}-fold symmetry needs {need} landmarks, got {len(self.landmarks)}"
@@ -223,7 +226,7 @@ class MpesConfig(_Model):
             fitted = MomentumCorrector(
                 symmetry=mc.symmetry, include_center=mc.include_center,
                 landmarks=np.asarray(mc.landmarks), rotation=mc.rotation, scale=mc.scale,
-                translation=mc.translation, align=mc.align,
+                translation=mc.translation, align=mc.align, rings=tuple(mc.rings),
             ).fit_grid(mc.grid_shape, mc.grid_origin, mc.grid_step)
             steps.append(fitted.to_transform(x_column=c.x, y_column=c.y,
                                              x_out=c.corrected_x, y_out=c.corrected_y))
@@ -511,6 +514,11 @@ def to_sed(cfg: MpesConfig) -> dict:
         out["energy"] = {"calibration": cal}
     mom: dict = {}
     mc = cfg.momentum.correction
+    if mc is not None and mc.rings:
+        raise ConfigError(
+            "sed's config has no place for a second shell of landmarks (momentum.correction."
+            "rings); write the bigmax layout instead"
+        )
     if mc is not None:
         (x0, y0), (sx, sy), (nx, ny) = mc.grid_origin, mc.grid_step, mc.grid_shape
         mom["axes"] = ["@x", "@y", "@tof"]

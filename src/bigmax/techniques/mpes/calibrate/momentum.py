@@ -136,12 +136,35 @@ class SymmetricTarget:
     center_index: int | None  # which landmark is the centre (Gamma), if any
 
 
-def symmetric_target(points, symmetry: int, include_center: bool = True) -> SymmetricTarget:
+def _check_rings(rings) -> list[tuple[float, float]]:
+    out = []
+    for r in rings or ():
+        try:
+            ratio, offset = float(r[0]), float(r[1])
+        except (TypeError, ValueError, IndexError):
+            raise CalibrationError(f"a ring is (radius ratio, angle offset in degrees), got {r!r}"
+                                   ) from None
+        if not (np.isfinite(ratio) and ratio > 0 and np.isfinite(offset)) or ratio == 1.0:
+            raise CalibrationError(
+                f"ring radius ratio must be positive, finite and not 1 (the first ring), got {r!r}"
+            )
+        out.append((ratio, offset))
+    return out
+
+
+def symmetric_target(
+    points, symmetry: int, include_center: bool = True, rings=()
+) -> SymmetricTarget:
     """Fit a regular ``symmetry``-gon (plus its centre) to landmarks by least squares.
 
     The landmark nearest the centroid is taken as the centre when ``include_center``; the others
     are ordered by angle and matched to the polygon's vertices. Scale, rotation and position are
     fitted (a similarity), so the registration only removes what breaks the symmetry.
+
+    ``rings`` adds shells of ``symmetry`` points each with a known geometry relative to the
+    first, as (radius ratio, angle offset in degrees): the M points of a hexagonal zone are
+    ``(sqrt(3)/2, 30)``. A second shell fixes how a radial distortion varies with radius, which
+    one shell cannot. Points go to shells by their distance from the centre.
     """
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
@@ -151,43 +174,69 @@ def symmetric_target(points, symmetry: int, include_center: bool = True) -> Symm
     symmetry = int(symmetry)
     if symmetry < 3:
         raise CalibrationError(f"symmetry must be at least 3, got {symmetry}")
-    need = symmetry + (1 if include_center else 0)
+    extra = _check_rings(rings)
+    need = symmetry * (1 + len(extra)) + (1 if include_center else 0)
     if len(pts) != need:
+        shells = f" in {1 + len(extra)} shells" if extra else ""
         raise CalibrationError(
-            f"{symmetry}-fold symmetry{' with centre' if include_center else ''} needs "
+            f"{symmetry}-fold symmetry{shells}{' with centre' if include_center else ''} needs "
             f"{need} landmarks, got {len(pts)}"
         )
     centroid = pts.mean(axis=0)
     ci = int(np.argmin(np.hypot(*(pts - centroid).T))) if include_center else None
-    outer_idx = [i for i in range(len(pts)) if i != ci]
+    outer_idx = np.array([i for i in range(len(pts)) if i != ci])
     outer = pts[outer_idx]
     oc = outer.mean(axis=0)
-    ang = np.arctan2(outer[:, 1] - oc[1], outer[:, 0] - oc[0])
-    order = np.argsort(ang)
     dist = np.hypot(*(outer - oc).T)
     if dist.min() < 1e-6 * max(dist.max(), 1e-300) or dist.max() == 0:
         raise CalibrationError("landmarks coincide; they do not form a symmetric pattern")
+    # shells by radius: the largest ratio takes the farthest points
+    ratios = [(1.0, 0.0), *extra]
+    shell_order = np.argsort([-r for r, _ in ratios], kind="stable")
+    by_radius = np.argsort(-dist, kind="stable")
+    shell_of = np.empty(len(outer), dtype=int)
+    for rank, sh in enumerate(shell_order):
+        shell_of[by_radius[rank * symmetry:(rank + 1) * symmetry]] = sh
+    # first shell alone (plus centre) fixes centre, scale and angle
     phi = 2 * np.pi * np.arange(symmetry) / symmetry
-    unit = np.column_stack([np.cos(phi), np.sin(phi)])
-    src = unit.copy()
-    dst = outer[order]
+    first = np.flatnonzero(shell_of == 0)
+    ang = np.arctan2(outer[first, 1] - oc[1], outer[first, 0] - oc[0])
+    first = first[np.argsort(ang)]
+    src = [np.column_stack([np.cos(phi), np.sin(phi)])]
+    dst = [outer[first]]
+    idx = [outer_idx[first]]
     if ci is not None:
-        src = np.vstack([src, [0.0, 0.0]])
-        dst = np.vstack([dst, pts[ci]])
-    scale, rot, shift = _similarity_fit(src, dst)
-    ideal = (scale * (rot @ src.T)).T + shift
+        src.append(np.zeros((1, 2)))
+        dst.append(pts[ci][None])
+        idx.append(np.array([ci]))
+    scale, rot, shift = _similarity_fit(np.vstack(src), np.vstack(dst))
+    theta0 = float(np.arctan2(rot[1, 0], rot[0, 0]))
+    step = 2 * np.pi / symmetry
+    for sh, (ratio, offset) in enumerate(ratios[1:], start=1):
+        members = np.flatnonzero(shell_of == sh)
+        rel = outer[members] - shift
+        a = np.arctan2(rel[:, 1], rel[:, 0]) - theta0 - np.deg2rad(offset)
+        k = np.mod(np.rint(a / step).astype(int), symmetry)
+        if np.unique(k).size != symmetry:
+            raise CalibrationError(
+                f"shell {sh} (radius ratio {ratio:g}, offset {offset:g} deg): its landmarks do "
+                "not sit one per vertex; check the ring geometry"
+            )
+        ang_k = phi[k] + np.deg2rad(offset)
+        src.append(ratio * np.column_stack([np.cos(ang_k), np.sin(ang_k)]))
+        dst.append(outer[members])
+        idx.append(outer_idx[members])
+    src_all, dst_all, idx_all = np.vstack(src), np.vstack(dst), np.concatenate(idx)
+    scale, rot, shift = _similarity_fit(src_all, dst_all)
+    ideal = (scale * (rot @ src_all.T)).T + shift
     target = np.empty_like(pts)
-    for k, j in enumerate(order):
-        target[outer_idx[j]] = ideal[k]
-    center = shift
-    if ci is not None:
-        target[ci] = ideal[-1]
-    first = ideal[0] - center
+    target[idx_all] = ideal
+    first_vertex = ideal[0] - shift
     return SymmetricTarget(
         points=target,
-        center=np.asarray(center, dtype=np.float64),
+        center=np.asarray(shift, dtype=np.float64),
         radius=float(scale),
-        angle=float(np.arctan2(first[1], first[0])),
+        angle=float(np.arctan2(first_vertex[1], first_vertex[0])),
         center_index=ci,
     )
 
@@ -281,6 +330,9 @@ class MomentumCorrector:
         Rotation (degrees) and scale about the pattern centre, then a shift (detector units).
     align : bool, default=False
         Rotate so that the first vertex of the pattern lies on axis 0 (adds to ``rotation``).
+    rings : sequence of (float, float), default=()
+        Further shells of landmarks as (radius ratio, angle offset in degrees) to the first,
+        e.g. ``[(0.8660254, 30)]`` for the M points of a hexagonal zone.
     max_deviation : float, default=0.25
         Refuse landmarks whose RMS distance to the fitted ideal pattern exceeds this fraction
         of its radius: they are noise, not an n-fold pattern (real distortions stay below 0.1).
@@ -305,6 +357,7 @@ class MomentumCorrector:
         scale: float = 1.0,
         translation: tuple[float, float] = (0.0, 0.0),
         align: bool = False,
+        rings: tuple = (),
         max_deviation: float = 0.25,
     ):
         self.symmetry = symmetry
@@ -315,11 +368,12 @@ class MomentumCorrector:
         self.scale = scale
         self.translation = translation
         self.align = align
+        self.rings = rings
         self.max_deviation = max_deviation
 
     def get_params(self, deep: bool = True) -> dict:
         names = ("symmetry", "include_center", "landmarks", "sigma", "rotation", "scale",
-                 "translation", "align", "max_deviation")
+                 "translation", "align", "rings", "max_deviation")
         return {k: getattr(self, k) for k in names}
 
     def set_params(self, **params) -> MomentumCorrector:
@@ -337,7 +391,8 @@ class MomentumCorrector:
         x0, sx = _axis(coords[0], arr.shape[0], "axis 0")
         y0, sy = _axis(coords[1], arr.shape[1], "axis 1")
         if self.landmarks is None:
-            n = int(self.symmetry) + (1 if self.include_center else 0)
+            n = int(self.symmetry) * (1 + len(_check_rings(self.rings)))
+            n += 1 if self.include_center else 0
             pix = find_landmarks(arr, n, sigma=self.sigma)
             lm = np.column_stack([x0 + sx * pix[:, 0], y0 + sy * pix[:, 1]])
         else:
@@ -359,7 +414,7 @@ class MomentumCorrector:
 
     def _fit_field(self, lm, shape, origin, step) -> MomentumCorrector:
         (x0, y0), (sx, sy) = origin, step
-        tgt = symmetric_target(lm, self.symmetry, self.include_center)
+        tgt = symmetric_target(lm, self.symmetry, self.include_center, self.rings)
         dev = float(np.sqrt(np.mean(np.sum((lm - tgt.points) ** 2, axis=1)))) / tgt.radius
         if not dev <= self.max_deviation:
             raise CalibrationError(
@@ -493,6 +548,7 @@ class MomentumCorrector:
             "scale": float(self.scale),
             "translation": [float(v) for v in self.translation],
             "align": bool(self.align),
+            "rings": [[float(r), float(o)] for r, o in _check_rings(self.rings)],
             "grid_origin": [float(v) for v in self.origin_],
             "grid_step": [float(v) for v in self.step_],
             "grid_shape": [int(v) for v in self.dx_.shape],
