@@ -114,17 +114,19 @@ def be_columns(words: np.ndarray, c0: int, k: int, dtype: str, chunk: int = 1 <<
         stop = min(start + chunk, n)
         populate(words[start:stop])
         _bswap_cols(words[start:stop], c0, view[start:stop])
+        populate(words[start:stop], mmap.MADV_DONTNEED)  # unmap again: RSS stays one chunk
     return out
 
 
 MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux >= 5.14
 
 
-def populate(rows: np.ndarray) -> None:
+def populate(rows: np.ndarray, advice: int = MADV_POPULATE_READ) -> None:
     """Map the pages under ``rows`` (a slice of a file map) in one kernel call.
 
     A strided column touches every page of the records anyway; populating them in bulk costs
     far less than one page fault per 4 KB. Best effort: older kernels just fault as usual.
+    With ``MADV_DONTNEED`` it unmaps them instead (the page cache keeps the data).
     """
     base = rows
     while base is not None and not isinstance(base, mmap.mmap):
@@ -135,8 +137,13 @@ def populate(rows: np.ndarray) -> None:
     end = start + rows.shape[0] * rows.strides[0]
     page = mmap.PAGESIZE
     lo = start - start % page
+    if advice == mmap.MADV_DONTNEED:  # only whole pages inside the rows
+        lo = lo + page if lo < start else lo
+        end -= end % page
+        if end <= lo:
+            return
     try:
-        base.madvise(MADV_POPULATE_READ, lo, min(end, len(base)) - lo)
+        base.madvise(advice, lo, min(end, len(base)) - lo)
     except (OSError, ValueError):
         pass
 
