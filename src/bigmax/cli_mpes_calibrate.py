@@ -247,10 +247,24 @@ def _traces(path: Path, tof_path: Path | None, key: str | None):
 @calibrate_app.command("energy")
 @friendly
 def energy_cmd(
-    traces: Annotated[Path, typer.Argument(help="Bias-series EDCs (.csv or .mat with EDCs/ToF)")],
+    sources: Annotated[
+        list[Path],
+        typer.Argument(help="Bias-series EDCs (.csv, .mat with EDCs/ToF), or one METIS .h5 "
+                       "event file per bias"),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Config file to write or update")],
-    biases: Annotated[str, typer.Option(help="Bias per trace: '12,13,...' or a .csv file")],
     ranges: Annotated[str, typer.Option(help="TOF window 'lo,hi' of the feature in ref trace")],
+    biases: Annotated[
+        str | None, typer.Option(help="Bias per trace: '12,13,...' or a .csv file")
+    ] = None,
+    bias_key: Annotated[
+        str, typer.Option(help="Bias attribute of .h5 event files")
+    ] = "KTOF:Lens:Sample:V",
+    tof_bins: Annotated[int, typer.Option(help="TOF bins for .h5 event files")] = 1000,
+    tof_range: Annotated[
+        str | None, typer.Option(help="TOF range 'lo,hi' for .h5 event files")
+    ] = None,
+    smooth: Annotated[float, typer.Option(help="Gaussian smoothing of traces, bins")] = 0.0,
     tof: Annotated[Path | None, typer.Option(help="TOF axis (.csv) for .csv traces")] = None,
     ref_id: Annotated[int, typer.Option(help="Reference trace index")] = 0,
     ref_energy: Annotated[float, typer.Option(help="Energy of the reference feature, eV")] = 0.0,
@@ -265,18 +279,29 @@ def energy_cmd(
     """Fit TOF -> eV to the feature positions of a bias series."""
     import numpy as np
 
-    from bigmax.techniques.mpes.calibrate.energy import EnergyCalibrator
+    from bigmax.techniques.mpes.calibrate.energy import EnergyCalibrator, bias_series_from_files
 
-    tr, t = _traces(traces, tof, None)
-    bpath = Path(biases)
-    if bpath.suffix.lower() in (".csv", ".txt", ".npy", ".mat"):
-        b = _load_array(bpath).ravel()  # a missing file is named in the error
+    if all(p.suffix.lower() in (".h5", ".hdf5") for p in sources):
+        rng_t = _floats(tof_range, "--tof-range", 2)
+        tr, t, b = bias_series_from_files(sources, bias_key=bias_key, bins=tof_bins,
+                                          tof_range=None if rng_t is None else tuple(rng_t))
+        if biases is not None:
+            b = np.asarray(_floats(biases, "--biases"))
     else:
-        b = np.asarray(_floats(biases, "--biases"))
+        if len(sources) != 1:
+            raise ValueError("give one traces file (.csv or .mat), or several .h5 event files")
+        tr, t = _traces(sources[0], tof, None)
+        if biases is None:
+            raise ValueError("--biases is required with a traces file")
+        bpath = Path(biases)
+        if bpath.suffix.lower() in (".csv", ".txt", ".npy", ".mat"):
+            b = _load_array(bpath).ravel()  # a missing file is named in the error
+        else:
+            b = np.asarray(_floats(biases, "--biases"))
     rng = _floats(ranges, "--ranges", 2)
     ec = EnergyCalibrator(kind=kind, ref_id=ref_id, ranges=tuple(rng), ref_energy=ref_energy,
                           order=order, binwidth=binwidth, binning=binning,
-                          energy_scale=energy_scale).fit(tr, t, b)
+                          energy_scale=energy_scale, smooth=smooth).fit(tr, t, b)
     cal: dict = {"kind": kind, "e0": ec.e0_, "energy_scale": energy_scale}
     if kind == "tof_quadratic":
         cal.update(d=ec.d_, t0=ec.t0_)

@@ -140,3 +140,74 @@ def test_empty_or_bad_traces_are_rejected(n, which, fill):
     traces[which % n] = fill
     with pytest.raises(CalibrationError, match=f"trace {which % n} is empty|NaN"):
         EnergyCalibrator(ranges=(10, 20)).fit(traces, tof, np.arange(n, dtype=float))
+
+
+@pytest.fixture(scope="module")
+def synthetic_bias_files(tmp_path_factory):
+    """Five synthetic WSe2 METIS files; each bias volt adds 1 eV of drift energy."""
+    from dataclasses import replace
+
+    import h5py
+
+    from bigmax.techniques.mpes.synthetic import truth_for, write_synthetic
+
+    base = truth_for("WSe2")
+    folder = tmp_path_factory.mktemp("bias")
+    paths = []
+    for b in range(5):
+        truth = replace(base, tof_energy_offset=base.tof_energy_offset - b)
+        p = folder / f"bias_{b}.h5"
+        write_synthetic(p, 200_000, format="metis-h5", seed=b, material=truth)
+        with h5py.File(p, "r+") as f:
+            f.attrs["KTOF:Lens:Sample:V"] = float(b)
+        paths.append(p)
+    return paths, base
+
+
+def test_event_files_recover_the_planted_energy_scale(synthetic_bias_files):
+    from bigmax.techniques.mpes.calibrate.energy import bias_series_from_files
+
+    paths, base = synthetic_bias_files
+    traces, tof, biases = bias_series_from_files(paths, bins=1000)
+    assert biases.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and traces.shape == (5, 1000)
+    ec = EnergyCalibrator(ref_id=2, ranges=(127500, 130500), smooth=3).fit(traces, tof, biases)
+    assert ec.bias_sign_ == 1
+    assert np.abs(ec.residuals_tof_).max() < tof[1] - tof[0]
+    # the planted scale at bias 2, up to the constant a bias series cannot fix
+    t = np.linspace(118000, 150000, 9)
+    planted = ME_OVER_2E * (base.tof_distance / (t * base.tof_binwidth - base.tof_time_offset)) ** 2
+    diff = ec.predict(t) - planted
+    assert np.ptp(diff) < 0.03  # eV over 2.4-11 eV of drift energy
+
+
+def test_event_files_through_the_cli(synthetic_bias_files, tmp_path):
+    from typer.testing import CliRunner
+
+    from bigmax.cli import app
+    from bigmax.techniques.mpes.config import load_config
+
+    paths, _ = synthetic_bias_files
+    out = tmp_path / "e.yaml"
+    r = CliRunner().invoke(app, ["mpes", "calibrate", "energy", *map(str, paths), "--ranges",
+                                 "127500,130500", "--ref-id", "2", "--smooth", "3",
+                                 "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cfg = load_config(files=[out], use_user=False, use_folder=False)
+    assert cfg.energy.calibration.kind == "tof_quadratic" and cfg.energy.calibration.d > 0
+
+
+def test_event_file_errors(synthetic_bias_files, tmp_path):
+    import h5py
+
+    from bigmax.techniques.mpes.calibrate.energy import bias_series_from_files
+
+    paths, _ = synthetic_bias_files
+    bare = tmp_path / "bare.h5"
+    with h5py.File(bare, "w") as f:
+        f["Stream_2"] = np.arange(10, dtype=np.uint32)
+    with pytest.raises(CalibrationError, match="bare.h5: attribute 'KTOF:Lens:Sample:V'"):
+        bias_series_from_files([*paths[:2], bare])
+    with pytest.raises(CalibrationError, match="at least 3 files"):
+        bias_series_from_files(paths[:2])
+    with pytest.raises(CalibrationError, match="smooth"):
+        find_bias_peaks(np.ones((3, 10)), np.arange(10.0), 0, (2, 6), smooth=-1)

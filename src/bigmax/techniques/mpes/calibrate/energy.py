@@ -19,6 +19,7 @@ trace's feature at ``ref_energy``: the calibration holds for events taken at the
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -26,7 +27,9 @@ import numpy as np
 from bigmax.techniques.mpes.calibrate import CalibrationError
 from bigmax.techniques.mpes.transforms import ME_OVER_2E
 
-__all__ = ["EnergyCalibrator", "find_bias_peaks", "normalise_traces"]
+__all__ = ["EnergyCalibrator", "bias_series_from_files", "find_bias_peaks", "normalise_traces"]
+
+METIS_BIAS_KEY = "KTOF:Lens:Sample:V"
 
 
 def _check_series(traces, tof, biases=None):
@@ -91,14 +94,23 @@ def _xcorr_shift(ref: np.ndarray, other: np.ndarray) -> float:
     return _parabola(cc, k) - (n - 1)
 
 
-def find_bias_peaks(traces, tof, ref_id: int, ranges: tuple[float, float]) -> np.ndarray:
+def find_bias_peaks(
+    traces, tof, ref_id: int, ranges: tuple[float, float], smooth: float = 0.0
+) -> np.ndarray:
     """TOF position of one feature in every trace of a bias series.
 
     ``ranges`` brackets the feature in the reference trace ``ref_id`` (TOF units). Each other
     trace is cross-correlated with the reference for its coarse shift, the window is moved by
     it, and the feature is the maximum inside, refined by a parabola through three bins.
+    ``smooth`` (Gaussian sigma in bins) first smooths traces binned from few events.
     """
     tr, t, _ = _check_series(traces, tof)
+    if smooth:
+        from scipy.ndimage import gaussian_filter1d
+
+        if not (np.isfinite(smooth) and smooth > 0):
+            raise CalibrationError(f"smooth must be a positive number of bins, got {smooth}")
+        tr = gaussian_filter1d(tr, float(smooth), axis=1)
     n = tr.shape[0]
     if not -n <= int(ref_id) < n:
         raise CalibrationError(f"ref_id {ref_id} is outside the {n} traces")
@@ -141,6 +153,8 @@ class EnergyCalibrator:
     energy_scale : {"kinetic", "binding"}, default="kinetic"
     bias_sign : {1, -1, "auto"}, default="auto"
         +1: the feature's kinetic energy rises with the bias value; -1: it falls.
+    smooth : float, default=0.0
+        Gaussian smoothing (bins) of the traces before the feature search.
 
     Attributes
     ----------
@@ -167,6 +181,7 @@ class EnergyCalibrator:
         binning: int = 1,
         energy_scale: Literal["kinetic", "binding"] = "kinetic",
         bias_sign: int | str = "auto",
+        smooth: float = 0.0,
     ):
         self.kind = kind
         self.ref_id = ref_id
@@ -177,10 +192,11 @@ class EnergyCalibrator:
         self.binning = binning
         self.energy_scale = energy_scale
         self.bias_sign = bias_sign
+        self.smooth = smooth
 
     def get_params(self, deep: bool = True) -> dict:
         names = ("kind", "ref_id", "ranges", "ref_energy", "order", "binwidth", "binning",
-                 "energy_scale", "bias_sign")
+                 "energy_scale", "bias_sign", "smooth")
         return {k: getattr(self, k) for k in names}
 
     def set_params(self, **params) -> EnergyCalibrator:
@@ -205,7 +221,7 @@ class EnergyCalibrator:
             )
         if self.ranges is None:
             raise CalibrationError("ranges (the TOF window of the feature) must be given")
-        peaks = find_bias_peaks(tr, t, self.ref_id, self.ranges)
+        peaks = find_bias_peaks(tr, t, self.ref_id, self.ranges, self.smooth)
         return self.fit_peaks(peaks, b, tof=t)
 
     def fit_peaks(self, peaks, biases, tof=None) -> EnergyCalibrator:
@@ -360,3 +376,55 @@ class EnergyCalibrator:
             return EnergyCalibration(kind="tof_quadratic", d=self.d_, t0=self.t0_, **common)
         return EnergyCalibration(kind="polynomial", coeffs=tuple(float(c) for c in self.coeffs_),
                                  **common)
+
+
+def bias_series_from_files(
+    paths,
+    *,
+    bias_key: str = METIS_BIAS_KEY,
+    bins: int = 1000,
+    tof_range: tuple[float, float] | None = None,
+    tof_dataset: str = "Stream_2",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Traces (n_files, bins), TOF bin centres and biases from one event file per bias.
+
+    Each METIS HDF5 file holds the events of one sample bias, stored as the root attribute
+    ``bias_key``. The TOF histograms share one grid: ``tof_range``, or the 0.5-99.5 %
+    percentiles over all files.
+    """
+    import h5py
+
+    paths = [Path(p) for p in paths]
+    if len(paths) < 3:
+        raise CalibrationError(f"a bias series needs at least 3 files, got {len(paths)}")
+    if int(bins) < 5:
+        raise CalibrationError(f"bins must be at least 5, got {bins}")
+    tofs, biases = [], []
+    for p in paths:
+        try:
+            f = h5py.File(p, "r")
+        except OSError as err:
+            raise CalibrationError(f"{p}: cannot be read as HDF5 ({err})") from None
+        with f:
+            if bias_key not in f.attrs:
+                raise CalibrationError(f"{p}: attribute {bias_key!r} (the sample bias) is missing")
+            try:
+                biases.append(float(np.asarray(f.attrs[bias_key]).ravel()[0]))
+            except (TypeError, ValueError, IndexError):
+                raise CalibrationError(f"{p}: attribute {bias_key!r} is not a number") from None
+            if tof_dataset not in f:
+                raise CalibrationError(f"{p}: dataset {tof_dataset!r} (TOF) is missing")
+            t = f[tof_dataset][...]
+        if t.size == 0:
+            raise CalibrationError(f"{p}: dataset {tof_dataset!r} (TOF) is empty")
+        tofs.append(t)
+    if tof_range is None:
+        lo = min(float(np.percentile(t, 0.5)) for t in tofs)
+        hi = max(float(np.percentile(t, 99.5)) for t in tofs)
+    else:
+        lo, hi = (float(v) for v in tof_range)
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        raise CalibrationError(f"TOF range ({lo}, {hi}) must be finite and increasing")
+    edges = np.linspace(lo, hi, int(bins) + 1)
+    traces = np.array([np.histogram(t, bins=edges)[0] for t in tofs], dtype=np.float64)
+    return traces, 0.5 * (edges[1:] + edges[:-1]), np.asarray(biases)
