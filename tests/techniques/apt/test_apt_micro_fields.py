@@ -168,3 +168,13 @@ def test_bad_voxel_inputs_name_the_argument(voxel, n, bad_width):
         voxelize(xyz, np.zeros(n, np.float32), ["Fe"])
     with pytest.raises(ProfileError, match="radius"):
         cylinder_profile(xyz, sp, ["Fe"], (0, 0, 0), (0, 0, 1), -float(n))
+
+
+def test_nan_positions_are_refused_or_skipped():
+    xyz = np.array([[0.2, 0.3, 0.4], [np.nan, 1.0, 1.0], [1.5, 1.5, 1.5]], np.float32)
+    sp = np.zeros(3, np.int16)
+    with pytest.raises(VoxelError, match="NaN"):
+        voxelize(xyz, sp, ["Fe"])
+    for assignment in ("cic", "ngp"):
+        f = voxelize(xyz, sp, ["Fe"], bounds=[[0, 2], [0, 2], [0, 2]], assignment=assignment)
+        assert float(f.sum()) == pytest.approx(2.0)

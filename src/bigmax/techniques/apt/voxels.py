@@ -25,7 +25,6 @@ coordinates in nm; :func:`composition` turns it into atomic fractions.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numba
@@ -58,21 +57,19 @@ def _scatter(xyz, sp, origin, inv, out, cic):  # pragma: no cover - compiled
             fx = (xyz[i, 0] - origin[0]) * inv[0]
             fy = (xyz[i, 1] - origin[1]) * inv[1]
             fz = (xyz[i, 2] - origin[2]) * inv[2]
+            # Comparisons before the int casts: NaN positions fail them and are skipped.
             if not cic:
-                ix = int(math.floor(fx))
-                iy = int(math.floor(fy))
-                iz = int(math.floor(fz))
-                if 0 <= ix < nx and 0 <= iy < ny and 0 <= iz < nz:
-                    g[s, ix, iy, iz] += 1.0
+                if 0.0 <= fx < nx and 0.0 <= fy < ny and 0.0 <= fz < nz:
+                    g[s, int(fx), int(fy), int(fz)] += 1.0
                 continue
             fx -= 0.5
             fy -= 0.5
             fz -= 0.5
-            ix = int(math.floor(fx))
-            iy = int(math.floor(fy))
-            iz = int(math.floor(fz))
-            if ix < 0 or iy < 0 or iz < 0 or ix + 1 >= nx or iy + 1 >= ny or iz + 1 >= nz:
+            if not (0.0 <= fx < nx - 1 and 0.0 <= fy < ny - 1 and 0.0 <= fz < nz - 1):
                 continue
+            ix = int(fx)
+            iy = int(fy)
+            iz = int(fz)
             wx = np.float32(fx - ix)
             wy = np.float32(fy - iy)
             wz = np.float32(fz - iz)
@@ -89,6 +86,26 @@ def _scatter(xyz, sp, origin, inv, out, cic):  # pragma: no cover - compiled
             g[s, ix + 1, iy + 1, iz + 1] += wx * wy * wz
 
 
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _minmax(xyz, out):  # pragma: no cover - compiled
+    nt = out.shape[0]
+    n = xyz.shape[0]
+    per = (n + nt - 1) // nt
+    for t in numba.prange(nt):
+        lo0, lo1, lo2 = np.inf, np.inf, np.inf
+        hi0, hi1, hi2 = -np.inf, -np.inf, -np.inf
+        for i in range(t * per, min(n, (t + 1) * per)):
+            x, y, z = xyz[i, 0], xyz[i, 1], xyz[i, 2]
+            lo0 = min(lo0, x)
+            lo1 = min(lo1, y)
+            lo2 = min(lo2, z)
+            hi0 = max(hi0, x)
+            hi1 = max(hi1, y)
+            hi2 = max(hi2, z)
+        out[t, 0], out[t, 1], out[t, 2] = lo0, lo1, lo2
+        out[t, 3], out[t, 4], out[t, 5] = hi0, hi1, hi2
+
+
 def _triple(value, name: str) -> np.ndarray:
     arr = np.broadcast_to(np.asarray(value, dtype=float), (3,)).copy()
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
@@ -99,10 +116,14 @@ def _triple(value, name: str) -> np.ndarray:
 def _bounds(xyz: np.ndarray, chunk: int) -> np.ndarray:
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
+    part = np.empty((numba.get_num_threads(), 6))
     for a in range(0, len(xyz), chunk):
-        block = xyz[a:a + chunk]
-        lo = np.minimum(lo, block.min(axis=0))
-        hi = np.maximum(hi, block.max(axis=0))
+        block = np.ascontiguousarray(xyz[a:a + chunk], dtype=np.float32)
+        _minmax(block, part)
+        lo = np.minimum(lo, part[:, :3].min(axis=0))
+        hi = np.maximum(hi, part[:, 3:].max(axis=0))
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise VoxelError("xyz holds NaN or infinite positions; give bounds or drop those ions")
     return np.stack([lo, hi], axis=1)
 
 
