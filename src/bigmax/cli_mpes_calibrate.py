@@ -161,11 +161,7 @@ def momentum_cmd(
     """Find landmarks, symmetrise by thin-plate spline, optionally scale to 1/Angstrom."""
     import numpy as np
 
-    from bigmax.techniques.mpes.calibrate.momentum import (
-        MomentumCorrector,
-        gamma_k_distance,
-        momentum_scale,
-    )
+    from bigmax.techniques.mpes.calibrate.momentum import MomentumCorrector, gamma_k_distance
 
     coords = None
     if source.suffix.lower() in (".h5", ".hdf5"):
@@ -181,9 +177,7 @@ def momentum_cmd(
     section: dict = {"momentum": {"correction": mc.to_dict()}}
     if lattice_constant is not None or k_distance is not None:
         kd = k_distance if k_distance is not None else gamma_k_distance(lattice_constant)
-        vertex = mc.target_[[i for i in range(len(mc.target_))
-                             if i != mc.symmetric_.center_index][0]]
-        sc = momentum_scale(mc.center_, vertex, kd)
+        sc = mc.momentum_scale(kd)
         section["momentum"]["calibration"] = {
             "x_center": sc.x_center, "y_center": sc.y_center,
             "kx_scale": sc.kx_scale, "ky_scale": sc.ky_scale,

@@ -522,6 +522,14 @@ class MomentumCorrector:
         moved = self.correct_points(self.landmarks_)
         return -float(np.sqrt(np.mean(np.sum((moved - self.target_) ** 2, axis=1))))
 
+    def momentum_scale(self, k_distance: float) -> MomentumScale:
+        """k scale from the pattern centre (Gamma) to a vertex of the first shell, which sits
+        ``k_distance`` (1/Angstrom) away, e.g. ``gamma_k_distance(a)`` for K points."""
+        self._fitted()
+        ci = self.symmetric_.center_index
+        vertex = next(p for i, p in enumerate(self.target_) if i != ci)
+        return momentum_scale(self.center_, vertex, k_distance)
+
     def to_transform(self, **columns):
         """The field as the binning engine's ``DistortionCorrection`` step (column names as
         keyword arguments: x_column, y_column, x_out, y_out)."""
