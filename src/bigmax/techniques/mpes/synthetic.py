@@ -84,11 +84,11 @@ class SyntheticTruth:
     y_center: float = 730.0
     pixels_per_inverse_angstrom: float = 300.0
     distortion_radius: float = 600.0
-    distortion_radial: float = 0.06
+    distortion_radial: float = 0.03
     distortion_nfold: int = 3
-    distortion_nfold_amplitude: float = 0.04
+    distortion_nfold_amplitude: float = 0.08
     distortion_nfold_phase: float = 0.3
-    distortion_twist: float = 0.03
+    distortion_twist: float = 0.06
     detector_bits: int = 11
     # time of flight: E = C * (d / (t * binwidth - t0))^2 + E0
     tof_distance: float = 1.0
