@@ -94,8 +94,12 @@ def _minmax(xyz, out):  # pragma: no cover - compiled
     for t in numba.prange(nt):
         lo0, lo1, lo2 = np.inf, np.inf, np.inf
         hi0, hi1, hi2 = -np.inf, -np.inf, -np.inf
+        bad = 0
         for i in range(t * per, min(n, (t + 1) * per)):
             x, y, z = xyz[i, 0], xyz[i, 1], xyz[i, 2]
+            if not (abs(x) < np.inf and abs(y) < np.inf and abs(z) < np.inf):
+                bad += 1
+                continue
             lo0 = min(lo0, x)
             lo1 = min(lo1, y)
             lo2 = min(lo2, z)
@@ -104,6 +108,7 @@ def _minmax(xyz, out):  # pragma: no cover - compiled
             hi2 = max(hi2, z)
         out[t, 0], out[t, 1], out[t, 2] = lo0, lo1, lo2
         out[t, 3], out[t, 4], out[t, 5] = hi0, hi1, hi2
+        out[t, 6] = bad
 
 
 def _triple(value, name: str) -> np.ndarray:
@@ -116,12 +121,16 @@ def _triple(value, name: str) -> np.ndarray:
 def _bounds(xyz: np.ndarray, chunk: int) -> np.ndarray:
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
-    part = np.empty((numba.get_num_threads(), 6))
+    part = np.empty((numba.get_num_threads(), 7))
     for a in range(0, len(xyz), chunk):
         block = np.ascontiguousarray(xyz[a:a + chunk], dtype=np.float32)
         _minmax(block, part)
         lo = np.minimum(lo, part[:, :3].min(axis=0))
-        hi = np.maximum(hi, part[:, 3:].max(axis=0))
+        hi = np.maximum(hi, part[:, 3:6].max(axis=0))
+        if part[:, 6].sum() > 0:
+            raise VoxelError(
+                "xyz holds NaN or infinite positions; give bounds or drop those ions"
+            )
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         raise VoxelError("xyz holds NaN or infinite positions; give bounds or drop those ions")
     return np.stack([lo, hi], axis=1)
