@@ -80,7 +80,10 @@ def test_delay_file_errors(tmp_path):
 @given(st.tuples(st.floats(allow_nan=True), st.floats(allow_nan=True)),
        st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)))
 def test_bad_ranges_raise(adc, delay):
-    ok = all(np.isfinite(adc)) and adc[0] != adc[1] and delay[0] != delay[1]
+    with np.errstate(all="ignore"):
+        scale = (delay[1] - delay[0]) / (np.float64(adc[1]) - adc[0]) if adc[0] != adc[1] else 0
+        ok = (all(np.isfinite(adc)) and delay[0] != delay[1] and np.isfinite(scale)
+              and scale != 0 and np.isfinite(delay[0] / scale))
     if ok:
         step = delay_from_adc(adc, delay)
         assert np.isfinite(step.scale)

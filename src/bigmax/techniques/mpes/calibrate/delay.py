@@ -72,6 +72,13 @@ def delay_from_adc(
     if delay_range[0] == delay_range[1]:
         raise CalibrationError(f"delay_range {tuple(delay_range)} has equal ends")
     d0, d1 = (-delay_range[0], -delay_range[1]) if flip else tuple(delay_range)
+    with np.errstate(all="ignore"):
+        scale = (np.float64(d1) - d0) / (np.float64(adc_range[1]) - adc_range[0])
+    if not (np.isfinite(scale) and scale != 0 and np.isfinite(d0 / scale)):
+        raise CalibrationError(
+            f"adc_range {tuple(adc_range)} and delay_range {tuple(delay_range)} give no usable "
+            "ps-per-count scale (it under- or overflows)"
+        )
     return DelayCalibration.from_adc_range(tuple(adc_range), (d0, d1), column=column, out=out)
 
 
