@@ -74,7 +74,9 @@ class EventFileReader:
             data = self._read(start, stop, names)
         except MPESFormatError:
             raise
-        except (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError) as err:
+        except (
+            OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError
+        ) as err:
             raise MPESFormatError(f"{self.path}: cannot read events {start}:{stop}: {err}") from err
         for c in names:
             arr = data[c]

@@ -116,7 +116,8 @@ def electron_ids(train: np.ndarray, pulse: np.ndarray) -> np.ndarray:
 
 
 def _split_sector(tsteps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    raw = tsteps.astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        raw = tsteps.astype(np.int64)
     return (raw >> SECTOR_BITS).astype(np.uint32), (raw & ((1 << SECTOR_BITS) - 1)).astype(
         np.uint8
     )
@@ -154,9 +155,23 @@ class _TableReader(_HDF5Reader):
 
     def _read(self, start: int, stop: int, names: list[str]) -> dict[str, np.ndarray]:
         if self._table is None:
-            table = self._build()
-            self._table = {c: np.ascontiguousarray(table[c], self.columns[c]) for c in self.columns}
-        return {c: self._table[c][start:stop] for c in names}
+            with np.errstate(invalid="ignore", over="ignore"):  # damaged values stay damaged
+                table = self._build()
+                self._table = {
+                    c: np.ascontiguousarray(table[c], self.columns[c])
+                    for c in self.columns
+                    if c in table
+                }
+        out = {}
+        for c in names:
+            if c not in self._table:
+                self._table[c] = np.ascontiguousarray(self._derived(c), self.columns[c])
+            out[c] = self._table[c][start:stop]
+        return out
+
+    def _derived(self, column: str) -> np.ndarray:
+        """Columns computed only when asked for (none by default)."""
+        raise KeyError(column)
 
     def close(self) -> None:
         self._table = None
@@ -207,20 +222,23 @@ class FlashReader(_TableReader):
                 return f"{group}/{leaf}"
         return None
 
+    def _hits(self, value) -> np.ndarray:
+        """Valid hits: y, x, pulse and time all finite (NaN is the DAQ's padding)."""
+        return np.isfinite(value[:, :4, :]).all(axis=1)
+
     def _count(self) -> int:
-        tof = self._file()[f"{FLASH_DLD}/value"][:, 3, :]
-        return int(np.count_nonzero(~np.isnan(tof)))
+        return int(np.count_nonzero(self._hits(self._file()[f"{FLASH_DLD}/value"])))
 
     def _build(self) -> dict[str, np.ndarray]:
         h5 = self._file()
         value = h5[f"{FLASH_DLD}/value"]
         trains = h5[f"{FLASH_DLD}/index"][()]
         tof = value[:, 3, :]
-        valid = ~np.isnan(tof)
+        valid = self._hits(value)
         ti = np.nonzero(valid)[0]
         out: dict[str, np.ndarray] = {"trainId": trains[ti]}
         pulse_raw = value[:, 2, :][valid]
-        out["pulseId"] = (np.nan_to_num(pulse_raw, nan=-1).astype(np.int64) - FLASH_UBID_OFFSET)
+        out["pulseId"] = pulse_raw.astype(np.int64) - FLASH_UBID_OFFSET
         out["electronId"] = electron_ids(out["trainId"], out["pulseId"])
         out["dldPosX"] = value[:, 1, :][valid]
         out["dldPosY"] = value[:, 0, :][valid]
@@ -355,9 +373,10 @@ class CFELReader(_TableReader):
         self.units = {c: u for c, u in {**FEL_UNITS, "exposureTime": "s"}.items() if c in cols}
         self.n_events = int(times.shape[0])
         self.metadata = {}
-        for key in ("ScanParam/StartTime", "ScanParam/EndTime"):
-            if key in h5 and h5[key].size:
-                self.metadata[key.split("/")[-1]] = _attr_text(h5[key][0])
+        if "SlowData/exposure_time" in h5:
+            exposure = h5["SlowData/exposure_time"][()]
+            if exposure.ndim == 1 and exposure.dtype.kind in "iuf":
+                self.metadata["acquisition_time_s"] = float(np.nansum(exposure))
 
     def _count(self) -> int:
         return int(self._file()["DLD/DLD/times"].shape[0])
@@ -384,9 +403,16 @@ class CFELReader(_TableReader):
                 if name in self.columns:
                     vals = h5[key][()]
                     out[name] = vals[np.minimum(step, len(vals) - 1)]
-            if "timeStamp" in self.columns:
-                start = _dt.datetime.fromisoformat(_attr_text(h5["ScanParam/StartTime"][0]))
-                exposure = h5["SlowData/exposure_time"][()].astype(np.float64)
-                begins = start.timestamp() + np.concatenate([[0.0], np.cumsum(exposure)[:-1]])
-                out["timeStamp"] = begins[np.minimum(step, len(begins) - 1)]
         return out
+
+    def _derived(self, column: str) -> np.ndarray:
+        # Variable-length strings are read only here: HDF5 can hang on a damaged global heap,
+        # so a file is not touched there unless its time stamps are asked for.
+        if column != "timeStamp":
+            raise KeyError(column)
+        h5 = self._file()
+        start = _dt.datetime.fromisoformat(_attr_text(h5["ScanParam/StartTime"][0]))
+        exposure = h5["SlowData/exposure_time"][()].astype(np.float64)
+        begins = start.timestamp() + np.concatenate([[0.0], np.cumsum(exposure)[:-1]])
+        step = self._read(0, self.n_events, ["stepId"])["stepId"].astype(np.int64)
+        return begins[np.minimum(step, len(begins) - 1)]
