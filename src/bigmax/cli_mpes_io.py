@@ -33,6 +33,8 @@ def _describe(source, stats: bool) -> dict:
             "label": f.label,
             "n_events": f.n_events,
         }
+        if f.format == "parquet" and f.metadata.get("instrument"):
+            item["label"] = f"Parquet store of {f.metadata['instrument']}"
         acq = f.metadata.get("acquisition_time_s")
         if acq:
             item["acquisition_time_s"] = acq
