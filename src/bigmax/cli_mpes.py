@@ -34,4 +34,5 @@ from bigmax import (  # noqa: E402
     cli_mpes_bin,  # noqa: F401
     cli_mpes_calibrate,  # noqa: F401
     cli_mpes_io,  # noqa: F401
+    cli_mpes_plot,  # noqa: F401
 )

@@ -26,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OutputError", "read_nxmpes", "read_zarr", "write_nxmpes", "write_zarr"]
+__all__ = [
+    "OutputError",
+    "nxmpes_calibrations",
+    "read_cube",
+    "read_nxmpes",
+    "read_zarr",
+    "write_nxmpes",
+    "write_zarr",
+]
 
 _UNITS = {"kx": "1/angstrom", "ky": "1/angstrom", "energy": "eV", "delay": "ps",
           "X": "pixel", "Y": "pixel", "Xm": "pixel", "Ym": "pixel", "t": "TOF step",
@@ -371,3 +379,28 @@ def read_zarr(path: str | os.PathLike):
         raise OutputError(f"{path}: expected one array in the store, found "
                           f"{list(ds.data_vars)}")
     return ds[next(iter(ds.data_vars))].load()
+
+
+def read_cube(path: str | os.PathLike):
+    """A cube from any file ``bigmax mpes bin`` writes: .nxs/.h5 (NXmpes), .zarr or .nc."""
+    import xarray as xr
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".nxs", ".h5", ".hdf5", ".nx5"):
+        return read_nxmpes(path)
+    if suffix == ".zarr":
+        return read_zarr(path)
+    if suffix in (".nc", ".cdf", ".netcdf"):
+        if not path.exists():
+            raise OutputError(f"{path}: no such file")
+        try:
+            ds = xr.open_dataset(path, engine="scipy").load()
+        except Exception as err:  # scipy raises several types for a file it cannot read
+            raise OutputError(f"{path}: not a readable netCDF file ({err})") from None
+        if len(ds.data_vars) != 1:
+            raise OutputError(f"{path}: expected one array, found {list(ds.data_vars)}")
+        da = ds[next(iter(ds.data_vars))]
+        dtype = da.attrs.pop("bigmax_dtype", None)
+        return da.astype(dtype) if dtype else da
+    raise OutputError(f"{path}: unknown cube format {path.suffix!r}; use .nxs, .zarr or .nc")

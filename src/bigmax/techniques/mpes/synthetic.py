@@ -367,8 +367,9 @@ def _distort1(d, x, y):
     v = (y - d[1]) / d[2]
     r2 = u * u + v * v
     th = math.atan2(v, u)
-    scale = 1.0 + d[3] * r2 + d[5] * r2 * math.cos(d[4] * (th - d[6]))
-    th2 = th + d[7] * r2
+    q = min(r2, 1.44)  # the distortion stops growing beyond 1.2 radii (outside the lens' view)
+    scale = 1.0 + d[3] * q + d[5] * q * math.cos(d[4] * (th - d[6]))
+    th2 = th + d[7] * q
     r = math.sqrt(r2) * scale
     return d[0] + d[2] * r * math.cos(th2), d[1] + d[2] * r * math.sin(th2)
 
