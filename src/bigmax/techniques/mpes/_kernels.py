@@ -244,9 +244,15 @@ def make_plan(pipeline: Pipeline | None, axes, sed_compatible: bool, weighted: b
         lo, hi = p(edges[0]), p(edges[-1])
         body.append(f"{ind}if not ({v} >= {lo} and {v} {close} {hi}):")
         body.append(f"{ind}    continue")
-        if ax.regular:
-            # floor((v - lo) / width), then numpy.searchsorted's answer against the linspace
-            # edges whenever v lies within rounding distance of an edge (rare, no load else)
+        if ax.regular and not sed_compatible:
+            # the fast path: floor((v - lo) * bins / (hi - lo)); [lo, hi) itself is exact
+            body.append(f"{ind}b = int(({v} - {lo}) * {p(nb / (edges[-1] - edges[0]))})")
+            last = i_(nb - 1)
+            body.append(f"{ind}if b > {last}:")
+            body.append(f"{ind}    b = {last}")
+        elif ax.regular:
+            # numpy's answer: floor((v - lo) / width), then a look at the linspace edge
+            # whenever v lies within rounding distance of one (rare, no load otherwise)
             width = (edges[-1] - edges[0]) / nb
             eps = 16 * np.spacing(max(abs(edges[0]), abs(edges[-1]))) / width
             eps = min(max(eps + 16 * np.spacing(float(nb)), 1e-9), 1.0)
