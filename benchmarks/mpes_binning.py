@@ -218,7 +218,9 @@ def write_parquet(base_f: Path, folder: Path, n_events: int, per_file: int) -> l
 # orchestration
 
 
-def run_worker(python: str, who: str, spec: dict) -> dict | None:
+def run_worker(python: str | None, who: str, spec: dict) -> dict | None:
+    if python is None:  # --skip-peer
+        return None
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
@@ -298,6 +300,7 @@ def main() -> None:
     ap.add_argument("--data", default="/work/bench-data/mpes")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    ap.add_argument("--skip-peer", action="store_true", help="time bigmax only")
     args = ap.parse_args()
     if args.worker:
         with open(args.spec) as fh:
@@ -307,6 +310,8 @@ def main() -> None:
         return
 
     cases = args.cases.split(",")
+    if args.skip_peer:
+        args.peer_python = None
     print(f"machine: {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[:3]}")
     paths = prepare(args)
     n = int(args.events)
