@@ -172,6 +172,7 @@ def range_cmd(
     ] = None,
     png: Annotated[Path | None, typer.Option(help="Plot the spectrum with the ranges.")] = None,
     bin_width: Annotated[float, typer.Option(help="Spectrum bin width in Da (--auto).")] = 0.02,
+    mq_max: Annotated[float, typer.Option(help="Look for peaks up to this m/q (--auto).")] = 200.0,
 ) -> None:
     """Write an RRNG: found automatically (--auto) or normalised from --ranges."""
     from bigmax.techniques.apt.ranges import read_ranges, write_rrng
@@ -181,7 +182,7 @@ def range_cmd(
     if auto:
         from bigmax.techniques.apt.autorange import autorange
 
-        spectrum, _, _ = _scan(file, bin_width, (0.0, 200.0), what="spectrum")
+        spectrum, _, _ = _scan(file, bin_width, (0.0, mq_max), what="spectrum")
         pool = [e.strip() for e in elements.split(",")] if elements else None
         result = autorange(spectrum, elements=pool)
         range_table = result.to_range_table(min_confidence)
