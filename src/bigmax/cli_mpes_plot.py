@@ -125,16 +125,18 @@ def bands_cmd(
     profile: Annotated[str, typer.Option(help="lorentzian or gaussian")] = "lorentzian",
     min_counts: Annotated[float, typer.Option(help="Skip EDCs with fewer counts")] = 50.0,
 ) -> None:
-    """Fit every EDC of a cube (or of a cut) and write peak positions and widths as CSV."""
+    """Fit every EDC of a cube (or of a cut) and write peak positions and widths as CSV.
+
+    Every dimension but energy (and delay, which is summed) is a k point: kx, ky, k along a
+    cut, or detector X, Y of an uncalibrated cube."""
     from bigmax.techniques.mpes.bands import fit_edcs, path_cut
     from bigmax.techniques.mpes.output import read_cube
 
     data = read_cube(cube)
     if cut is not None:
         data = path_cut(data, cut, points=_points(point, lattice))
-    extra = [d for d in data.dims if d not in ("energy", "k", "kx", "ky")]
-    if extra:
-        data = data.sum(extra)
+    if "delay" in data.dims:  # bands of the delay-integrated cube
+        data = data.sum("delay")
     ds = fit_edcs(data, peaks, profile=profile, energy_range=_range(energy_range),
                   min_counts=min_counts)
     frame = ds.to_dataframe().reset_index()

@@ -56,9 +56,24 @@ def _window(cube, dim: str, lo: float, hi: float):
     return sel
 
 
+def _plane(cube, energy_dim: str) -> tuple[str, str]:
+    """kx, ky if the cube has them, else its first two other dimensions (e.g. detector X, Y)."""
+    if "kx" in cube.dims and "ky" in cube.dims:
+        return "kx", "ky"
+    rest = [d for d in cube.dims if d not in (energy_dim, "delay")]
+    if len(rest) < 2:
+        raise PlotError(f"a slice needs two dimensions besides {energy_dim!r}, the cube has "
+                        f"{list(cube.dims)}")
+    return rest[0], rest[1]
+
+
 def plot_slice(cube, energy: float, *, width: float = 0.1, energy_dim: str = "energy",
-               kx: str = "kx", ky: str = "ky", ax=None, cmap: str = "magma"):
-    """The kx-ky map of the counts within ``energy +- width/2`` (other dimensions summed)."""
+               kx: str | None = None, ky: str | None = None, ax=None, cmap: str = "magma"):
+    """The kx-ky map of the counts within ``energy +- width/2`` (other dimensions summed).
+    Without kx and ky dimensions the first two others are drawn (a detector X-Y image)."""
+    if kx is None or ky is None:
+        _need(cube, energy_dim)
+        kx, ky = _plane(cube, energy_dim)
     _need(cube, energy_dim, kx, ky)
     sub = _window(cube, energy_dim, energy - width / 2, energy + width / 2)
     img = sub.sum([d for d in sub.dims if d not in (kx, ky)]).transpose(ky, kx)
