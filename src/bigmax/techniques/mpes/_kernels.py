@@ -55,6 +55,7 @@ _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _ONE = np.uint64(1)
 _INV53 = 1.0 / 9007199254740992.0
+_BLOCK = 512
 
 
 @njit(inline="always")
@@ -135,7 +136,7 @@ def make_plan(pipeline: Pipeline | None, axes, sed_compatible: bool, weighted: b
     var: dict[str, str] = {}  # column -> local variable holding its float64 value
     loaded: set[str] = set()
     body: list[str] = []
-    ind = " " * 8
+    ind = " " * 12
 
     def p(value: float) -> str:
         params.append(float(value))
@@ -271,7 +272,14 @@ def make_plan(pipeline: Pipeline | None, axes, sed_compatible: bool, weighted: b
         else:
             body.append(f"{ind}b = _edge_bin({e}, {v}, {i_(nb)})")
         body.append(f"{ind}idx += b * {i_(strides[k])}")
-    body.append(f"{ind}H[idx] += {'np.float64(W[i])' if weighted else 'np.uint64(1)'}")
+    # two phases per block of events: transforms and bin indices first (compute-bound), then
+    # the scattered updates, which then have many independent cache misses in flight
+    body.append(f"{ind}BUF[m] = idx")
+    if weighted:
+        body.append(f"{ind}WB[m] = np.float64(W[i])")
+    body.append(f"{ind}m += 1")
+    scatter = ["        for j in range(m):",
+               f"            H[BUF[j]] += {'WB[j]' if weighted else 'np.uint64(1)'}"]
 
     cols = ", ".join(f"c{j}" for j in range(len(source_columns)))
     arr_args = "".join(f", A{j}" for j in range(len(arrays)))
@@ -280,7 +288,14 @@ def make_plan(pipeline: Pipeline | None, axes, sed_compatible: bool, weighted: b
     hoist += [f"    n{k} = N[{k}]" for k in range(len(ints))]
     src = "\n".join(
         [_HEADER + "@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)", sig]
-        + hoist + ["    for i in range(start, stop):"] + body + ["    return 0", ""]
+        + hoist
+        + ["    BUF = np.empty(_BLOCK, np.int64)",
+           "    WB = np.empty(_BLOCK if " + str(bool(weighted)) + " else 1, np.float64)",
+           "    for s0 in range(start, stop, _BLOCK):",
+           "        s1 = min(s0 + _BLOCK, stop)",
+           "        m = 0",
+           "        for i in range(s0, s1):"]
+        + body + scatter + ["    return 0", ""]
     )
     key = hashlib.sha1(src.encode()).hexdigest()[:16]
     plan = KernelPlan(src, key, source_columns, np.array(params, dtype=np.float64), jkeys, arrays)
