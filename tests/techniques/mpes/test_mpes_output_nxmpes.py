@@ -120,3 +120,18 @@ def test_garbage_files_give_one_clear_error(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(OutputError, match="garbage.nxs"):
         read_nxmpes(path)
+
+
+@pytest.mark.parametrize("suffix", [".nxs", ".zarr", ".nc"])
+def test_read_cube_reads_what_bin_writes(cube, tmp_path, suffix):
+    from bigmax.cli_mpes_bin import write_cube
+    from bigmax.techniques.mpes.output import read_cube
+
+    path = tmp_path / f"cube{suffix}"
+    write_cube(cube, path)
+    back = read_cube(path)
+    assert back.dtype == cube.dtype and back.dims == cube.dims
+    np.testing.assert_array_equal(back.values, cube.values)
+    np.testing.assert_array_equal(back.energy.values, cube.energy.values)
+    with pytest.raises(OutputError, match="unknown cube format"):
+        read_cube(tmp_path / "cube.tiff")
