@@ -54,7 +54,7 @@ class ParquetReader(EventFileReader):
         import pyarrow.parquet as pq
 
         try:
-            self._pf = pq.ParquetFile(self.path)
+            self._pf = pq.ParquetFile(self.path, pre_buffer=False)  # no retained buffers
         except (OSError, pa.ArrowException) as err:
             raise MPESFormatError(f"{self.path}: not a readable Parquet file ({err})") from err
         meta = self._pf.metadata
@@ -83,7 +83,7 @@ class ParquetReader(EventFileReader):
         import pyarrow.parquet as pq
 
         self.__dict__.update(state)
-        self._pf = pq.ParquetFile(self.path)
+        self._pf = pq.ParquetFile(self.path, pre_buffer=False)  # no retained buffers
 
     def chunk_bounds(self, chunk_events: int) -> list[tuple[int, int]]:
         return aligned_bounds(self._group_ends, max(1, int(chunk_events)))
