@@ -34,7 +34,7 @@ def _jitter_step(source, axes, steps, seed: int):
     return Jitter(columns=cols, seed=seed) if cols else None
 
 
-def write_cube(cube, out: Path) -> None:
+def write_cube(cube, out: Path, source_files=(), config: dict | None = None) -> None:
     """Write by suffix: .nc (netCDF3 via scipy), .zarr, .nxs (NXmpes, needs the output module)."""
     import numpy as np
 
@@ -49,7 +49,7 @@ def write_cube(cube, out: Path) -> None:
                 f"{out}: NeXus output needs bigmax.techniques.mpes.output.write_nxmpes, which "
                 "this installation lacks; write .nc or .zarr instead"
             ) from None
-        write_nxmpes(cube, out)
+        write_nxmpes(cube, out, source_files=[str(p) for p in source_files], config=config)
     elif suffix == ".zarr":
         cube.to_dataset().to_zarr(out, mode="w", consolidated=False)
     elif suffix in (".nc", ".cdf", ".netcdf"):
@@ -110,11 +110,13 @@ def bin_cmd(
 
     source = open_events([str(f) for f in files])
     pipeline = None
+    cfg_dict = None
     axes = [Axis.parse(a) for a in axis or []]
     if config is not None:
         from bigmax.techniques.mpes.config import load_config
 
         cfg = load_config(files=[config])
+        cfg_dict = cfg.model_dump(mode="json")
         pipeline = cfg.to_pipeline()
         if not axes:
             axes = _axes_from_config(cfg)
@@ -135,7 +137,7 @@ def bin_cmd(
                           scheduler=scheduler, sed_compatible=sed_compatible,
                           chunk_events=chunk_events,
                           progress=lambda n: bar.advance(task, n))
-    write_cube(cube, out)
+    write_cube(cube, out, source.paths, cfg_dict)
     prov = json.loads(cube.attrs["provenance"])
     console.print(
         f"{prov['n_events_read']} events, {int(cube.sum())} binned into "

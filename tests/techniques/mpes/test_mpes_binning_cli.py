@@ -61,6 +61,17 @@ def test_bin_with_config(tmp_path):
     assert ops[0] == "jitter" and "momentum" in ops
 
 
+def test_bin_to_nexus(tmp_path):
+    from bigmax.techniques.mpes.output import read_cube
+
+    out = tmp_path / "cube.nxs"
+    res = runner.invoke(app, ["mpes", "bin", str(METIS), "-a", "X:0:1500:30", "-a",
+                              "Y:0:1500:30", "--jitter", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    cube = read_cube(out)
+    assert cube.shape == (30, 30) and 0.9 * 297398 < int(cube.sum()) <= 297398
+
+
 def test_bin_errors_are_one_line(tmp_path):
     res = runner.invoke(app, ["mpes", "bin", str(METIS), "--axis", "X:10:0:5", "-o",
                               str(tmp_path / "a.nc")])
