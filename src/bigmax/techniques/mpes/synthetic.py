@@ -312,7 +312,8 @@ def _detector_array(t: SyntheticTruth) -> np.ndarray:
     return np.array(
         [t.x_center, t.y_center, t.distortion_radius, t.distortion_radial,
          t.distortion_nfold, t.distortion_nfold_amplitude, t.distortion_nfold_phase,
-         t.distortion_twist],
+         t.distortion_twist, math.cos(t.distortion_nfold * t.distortion_nfold_phase),
+         math.sin(t.distortion_nfold * t.distortion_nfold_phase)],
         float,
     )
 
@@ -366,12 +367,23 @@ def _distort1(d, x, y):
     u = (x - d[0]) / d[2]
     v = (y - d[1]) / d[2]
     r2 = u * u + v * v
-    th = math.atan2(v, u)
     q = min(r2, 1.44)  # the distortion stops growing beyond 1.2 radii (outside the lens' view)
-    scale = 1.0 + d[3] * q + d[5] * q * math.cos(d[4] * (th - d[6]))
-    th2 = th + d[7] * q
-    r = math.sqrt(r2) * scale
-    return d[0] + d[2] * r * math.cos(th2), d[1] + d[2] * r * math.sin(th2)
+    # cos(n (theta - phase)) from the unit vector, without atan2: Re((u + iv)^n e^{-in phase})
+    r = math.sqrt(r2)
+    cn = 1.0
+    sn = 0.0
+    if r > 0.0:
+        c1 = u / r
+        s1 = v / r
+        for _ in range(int(d[4])):
+            cn, sn = cn * c1 - sn * s1, cn * s1 + sn * c1
+    ang = cn * d[8] + sn * d[9]
+    scale = 1.0 + d[3] * q + d[5] * q * ang
+    tw = d[7] * q
+    ct = math.cos(tw)
+    st = math.sin(tw)
+    # rotate (u, v) by the twist, then scale radially
+    return d[0] + d[2] * scale * (u * ct - v * st), d[1] + d[2] * scale * (u * st + v * ct)
 
 
 @njit(cache=True)
@@ -409,6 +421,16 @@ def _normal(state):
     state, u1 = _uniform(state)
     state, u2 = _uniform(state)
     return state, math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2)
+
+
+@njit(cache=True, inline="always")
+def _normal_pair(state):
+    """Two independent standard normals from one Box-Muller draw."""
+    state, u1 = _uniform(state)
+    state, u2 = _uniform(state)
+    r = math.sqrt(-2.0 * math.log(u1))
+    a = 6.283185307179586 * u2
+    return state, r * math.cos(a), r * math.sin(a)
 
 
 @njit(cache=True, parallel=True)
@@ -454,8 +476,7 @@ def _generate(seed, first_block, n_blocks, block, m, d, s, X, Y, T, A, truth, wa
                     if excited:  # hot carriers in the valleys (K, K') of the excited band
                         state, u = _uniform(state)
                         ang = 1.0471975511965976 * math.floor(6.0 * u)
-                        state, g1 = _normal(state)
-                        state, g2 = _normal(state)
+                        state, g1, g2 = _normal_pair(state)
                         ex = kk * math.cos(ang) + vw * g1
                         ey = kk * math.sin(ang) + vw * g2
                         b = cb
@@ -484,8 +505,7 @@ def _generate(seed, first_block, n_blocks, block, m, d, s, X, Y, T, A, truth, wa
                     if en_m < e_lo or en_m > e_hi:
                         continue
                     break
-                state, g1 = _normal(state)
-                state, g2 = _normal(state)
+                state, g1, g2 = _normal_pair(state)
                 xu = d[0] + (ex + sig_k * g1) * ppk
                 yu = d[1] + (ey + sig_k * g2) * ppk
                 xd, yd = _distort1(d, xu, yu)
