@@ -131,3 +131,36 @@ def test_bad_paths(points):
         return
     with pytest.raises(BandFitError, match="path"):
         parse_path(points)
+
+
+def test_batched_solver_agrees_with_scipy_least_squares():
+    """Each EDC's optimum and error equal an independent scipy.optimize.least_squares fit."""
+    from scipy.optimize import least_squares
+
+    cube, _, _ = _edcs(nk=8, seed=3)
+    ds = fit_edcs(cube, 2)
+    e = cube.energy.values
+    ec = 0.5 * (e[0] + e[-1])
+    for i in range(cube.sizes["k"]):
+        y = cube.values[i].astype(float)
+        sig = np.sqrt(np.maximum(y, 1.0))
+
+        def resid(p, y=y, sig=sig):
+            model = p[0] + p[1] * (e - ec)
+            for a, x0, w in p[2:].reshape(-1, 3):
+                model = model + a * (w / 2) ** 2 / ((e - x0) ** 2 + (w / 2) ** 2)
+            return (model - y) / sig
+
+        start = [float(ds.background[i]), float(ds.background_slope[i])]
+        for j in range(2):  # start away from our optimum
+            start += [float(ds.amplitude[i, j]) * 0.8, float(ds.position[i, j]) + 0.03,
+                      float(ds.width[i, j]) * 1.3]
+        fit = least_squares(resid, np.array(start), method="lm", xtol=1e-12, ftol=1e-12)
+        ref = fit.x[2:].reshape(-1, 3)
+        order = np.argsort(-ref[:, 1])
+        np.testing.assert_allclose(ref[order, 1], ds.position.values[i], atol=2e-4)
+        np.testing.assert_allclose(ref[order, 2], ds.width.values[i], rtol=2e-3)
+        chi2 = 2 * fit.cost / (e.size - fit.x.size)
+        cov = np.linalg.inv(fit.jac.T @ fit.jac) * chi2
+        err = np.sqrt(np.diag(cov))[2:].reshape(-1, 3)[order, 1]
+        np.testing.assert_allclose(err, ds.position_err.values[i], rtol=0.02)
