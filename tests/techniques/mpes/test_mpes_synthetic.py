@@ -152,3 +152,12 @@ def test_bad_counts_rejected(n, chunk):
         synthetic_events(n, chunk_events=chunk)
     with pytest.raises(SyntheticError, match="chunk_events"):
         synthetic_events(10, chunk_events=chunk)
+
+
+def test_write_with_progress_and_custom_truth(tmp_path):
+    truth = truth_for("graphene", background_fraction=0.0, excitation_amplitude=0.0)
+    path = tmp_path / "g.parquet"
+    assert write_synthetic(path, 1000, material=truth, progress=True) == truth
+    cols, _ = synthetic_events(1000, material=truth, truth_columns=True)
+    assert np.isfinite(cols["E_true"]).all()  # no background events
+    assert pq.read_table(path).num_rows == 1000
