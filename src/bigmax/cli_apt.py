@@ -30,7 +30,9 @@ def friendly(func):
 
 
 # Topic modules register their commands on import (one line each).
-from bigmax import cli_apt_clusters  # noqa: E402,F401
-from bigmax import cli_apt_io  # noqa: E402,F401
-from bigmax import cli_apt_micro  # noqa: E402,F401
-from bigmax import cli_apt_spectrum  # noqa: E402,F401
+from bigmax import (  # noqa: E402
+    cli_apt_clusters,  # noqa: F401
+    cli_apt_io,  # noqa: F401
+    cli_apt_micro,  # noqa: F401
+    cli_apt_spectrum,  # noqa: F401
+)
