@@ -72,8 +72,9 @@ def recognize_cmd(
         console.print(f"answer:      {row.answer}", soft_wrap=True)
         console.print(f"label:       {row.label}", soft_wrap=True)
         console.print(f"probability: {row.probability:.3f}")
-        console.print(f"uncertainty: {row.uncertainty:.4f} nats (unknown above "
-                      f"{clf.threshold_:.4f})")
+        limit = clf.class_thresholds_[list(clf.classes_).index(row.label)]
+        console.print(f"uncertainty: {row.uncertainty:.4f} nats (unknown above {limit:.4f} "
+                      "for this label)")
         return
     result = sliding_windows(atoms, clf, window=window, stride=stride)
     console.print("grain,label,windows,atoms,mean_uncertainty")
