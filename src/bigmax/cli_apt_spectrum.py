@@ -174,7 +174,11 @@ def range_cmd(
     bin_width: Annotated[float, typer.Option(help="Spectrum bin width in Da (--auto).")] = 0.02,
     mq_max: Annotated[float, typer.Option(help="Look for peaks up to this m/q (--auto).")] = 200.0,
 ) -> None:
-    """Write an RRNG: found automatically (--auto) or normalised from --ranges."""
+    """Write an RRNG: found automatically (--auto) or normalised from --ranges.
+
+    With --ranges, each range is also checked against its ion's isotope pattern; the table's
+    ``explained`` column is the share of the range's peak counts that pattern accounts for.
+    """
     from bigmax.techniques.apt.ranges import read_ranges, write_rrng
 
     if auto == (ranges is not None):
@@ -193,11 +197,23 @@ def range_cmd(
         typer.echo(result.ions[["ion", "counts", "confidence"]].to_string(
             index=False, float_format=lambda v: f"{v:.3g}"))  # fmt: skip
     else:
+        from bigmax.techniques.apt.autorange import check_ranges
+
         range_table = read_ranges(ranges)
         frame = range_table.to_frame()
         if "charge_confidence" in range_table.metadata:
-            frame["confidence"] = range_table.metadata["charge_confidence"]
-        spectrum = None
+            frame["charge_confidence"] = range_table.metadata["charge_confidence"]
+        top = float(range_table.hi.max()) + 5.0 if len(range_table) else 10.0
+        spectrum, _, _ = _scan(file, 0.02, (0.0, top), what="spectrum")
+        check = check_ranges(spectrum, range_table)
+        frame["peak_counts"] = check["peak_counts"].to_numpy()
+        frame["explained"] = check["explained"].to_numpy()
+        poor = check[(check["explained"] < 0.5) | check["explained"].isna()]
+        if len(poor):
+            typer.echo(f"{len(poor)} of {len(check)} ranges are not explained by their ion's "
+                       "isotope pattern (explained < 0.5, or no peak):")  # fmt: skip
+            typer.echo(poor[["ion", "charge", "low", "high", "peak_counts", "explained"]]
+                       .to_string(index=False, float_format=lambda v: f"{v:.4g}"))  # fmt: skip
     if len(range_table) == 0:
         raise ValueError(f"{file}: no ranges to write (no ion assigned)")
     write_rrng(out, range_table)
@@ -206,9 +222,6 @@ def range_cmd(
         _write_table(frame, table)
         typer.echo(f"wrote {table}")
     if png is not None:
-        if spectrum is None:
-            spectrum, _, _ = _scan(file, 0.02, (0.0, max(range_table.hi.max() + 5, 10)),
-                                   what="spectrum")  # fmt: skip
         _save_plot(spectrum, range_table, True, png, title=f"{file.name}: {out.name}",
                    xmax=float(range_table.hi.max()) + 5.0)  # fmt: skip
         typer.echo(f"wrote {png}")

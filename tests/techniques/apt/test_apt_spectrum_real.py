@@ -103,3 +103,18 @@ def test_autorange_finds_the_ions(si):
     # auto ranges catch about as many ions as the hand-made file
     frac = composition(mq, table).attrs["ranged_fraction"]
     assert 0.9 < frac < 1.0
+
+
+def test_check_ranges_flags_the_cr2o_range(si, apt_si_dir):
+    from bigmax.techniques.apt.autorange import check_ranges
+
+    mq, _ = si
+    check = check_ranges(mq, read_ranges(apt_si_dir / "Si.RRNG"))
+    by = {(r.ion, r.charge, round(r.low, 2)): r for r in check.itertuples()}
+    assert by[("Si", 2, 13.87)].explained > 0.95  # 28Si2+ at 14 Da
+    assert by[("C", 1, 11.87)].explained > 0.95
+    assert by[("O", 1, 15.86)].explained > 0.95
+    # 57.8-61.2 Da "Cr2O2+" holds 84,000 peak counts that a Cr2O2+ pattern cannot explain
+    cr2o = by[("Cr2O", 2, 57.82)]
+    assert cr2o.peak_counts > 80_000 and cr2o.explained < 0.05
+    assert np.isnan(by[("Cr", 1, 51.7)].explained)  # no peak above background at 52 Da

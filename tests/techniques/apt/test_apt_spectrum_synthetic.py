@@ -158,3 +158,16 @@ def test_autorange_hand_made_spectrum():
     assert row["ion"] == "Mo3+" and row["share"] == pytest.approx(6680 / 11680, abs=0.06)
     mo = ranged[ranged["ion"] == "Mo3+"]
     assert len(mo) == 7  # one range per Mo isotope at m/3
+
+
+def test_check_ranges_on_planted_ions():
+    from bigmax.techniques.apt.autorange import check_ranges
+
+    rng = np.random.default_rng(11)
+    m, w = isotope_pattern({"Cu": 1}, 1)
+    mq = (m[rng.choice(m.size, 20_000, p=w)] + rng.normal(0, 0.01, 20_000)).astype(np.float32)
+    right = RangeTable([62.7, 64.7], [63.3, 65.3], [{"Cu": 1}, {"Cu": 1}], charge=[1, 1])
+    assert (check_ranges(mq, right)["explained"] > 0.95).all()
+    # the same peaks called Zn+ (64, 66, 68 Da): its pattern has no line at 63 Da
+    wrong = RangeTable([62.7, 64.7], [63.3, 65.3], [{"Zn": 1}, {"Zn": 1}], charge=[1, 1])
+    assert check_ranges(mq, wrong)["explained"].iloc[0] < 0.05

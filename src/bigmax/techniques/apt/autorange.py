@@ -502,3 +502,53 @@ def _result(chosen, amp, conf, model: _Model, spectrum, bkg) -> AutoRangeResult:
         }
     )
     return AutoRangeResult(ions, ranges, peaks, spectrum, bkg)
+
+
+def check_ranges(
+    mq: np.ndarray | MassSpectrum,
+    ranges: RangeTable,
+    *,
+    bin_width: float = 0.02,
+    min_significance: float = 5.0,
+) -> pd.DataFrame:
+    """How well each range's ion explains the peaks in it, by its natural isotope pattern.
+
+    For every ion of ``ranges`` (with its charge, inferred if the file had none) the pattern is
+    fitted alone to the detected peaks on its lines. Per range: ``peak_counts`` (background-free
+    counts of the peaks inside), ``predicted`` (the fitted pattern's counts inside), and
+    ``explained`` = min(predicted, peak_counts) / peak_counts, NaN where no peak rises above
+    the background. A hand-made range whose ion does not fit its peaks shows a low value.
+    """
+    if isinstance(mq, MassSpectrum):
+        spectrum = mq
+    else:
+        top = float(ranges.hi.max()) + 5.0 if len(ranges) else 10.0
+        try:
+            spectrum = mass_spectrum(np.asarray(mq), bin_width, (0.0, top))
+        except SpectrumError as err:
+            raise AutoRangeError(str(err)) from err
+    peaks, bkg = detect_peaks(spectrum, min_significance)
+    model = _Model(peaks, spectrum, bkg)
+    table = _isotopes()
+    rows = []
+    fits: dict[tuple, tuple[float, _Candidate]] = {}
+    for i in range(len(ranges)):
+        comp, z = ranges.composition[i], int(ranges.charge[i])
+        inside = (peaks.position >= ranges.lo[i]) & (peaks.position < ranges.hi[i])
+        observed = float(peaks.counts[inside].sum())
+        row = {"range": i, "ion": ranges.name[i], "charge": z, "low": ranges.lo[i],
+               "high": ranges.hi[i], "peak_counts": observed}  # fmt: skip
+        if z < 1 or not comp or not set(comp) <= set(table):
+            rows.append(row | {"predicted": np.nan, "explained": np.nan})
+            continue
+        key = (tuple(sorted(comp.items())), z)
+        if key not in fits:
+            cand = _Candidate(dict(comp), z, *isotope_pattern(comp, z), 1.0)
+            _, amp = model.fit([cand])
+            fits[key] = (float(amp[0]), cand)
+        amp, cand = fits[key]
+        in_lines = (cand.lines >= ranges.lo[i]) & (cand.lines < ranges.hi[i])
+        predicted = amp * float(cand.weights[in_lines].sum())
+        explained = min(predicted, observed) / observed if observed > 0 else np.nan
+        rows.append(row | {"predicted": predicted, "explained": explained})
+    return pd.DataFrame(rows)
