@@ -12,17 +12,7 @@ from bigmax.archive.ingest import ingest
 from bigmax.config import Settings
 from bigmax.io.apt import DA_PER_E, APTReader
 from bigmax.io.base import ReaderError
-from bigmax.io.registry import get_registry
 from bigmax.search import search
-
-
-@pytest.fixture
-def registry_with_apt():
-    """Our reader in the process registry (the lead declares the entry point in pyproject)."""
-    registry = get_registry()
-    registry.add(APTReader())
-    yield registry
-    get_registry.cache_clear()
 
 
 @pytest.fixture
@@ -65,7 +55,8 @@ def test_parse_errors(tmp_path):
         list(APTReader().parse(bad, tmp_path, 1e-3))
 
 
-def test_ingest_and_search(si_upload, tmp_path, database_url, engine, registry_with_apt):
+def test_ingest_and_search(si_upload, tmp_path, database_url, engine):
+    # the reader comes from the bigmax.readers entry point, like any plugin
     settings = Settings(home=tmp_path / "home", database_url=database_url)
     report = ingest([si_upload], upload="si", settings=settings, engine=engine)
     assert report.entries == 2 and report.failed == 0
