@@ -246,6 +246,10 @@ def fmt(r: dict | None) -> str:
             f"{((r['threads'] + 1) * r['hist_bytes'] + 256e6) / 1e6:.0f} MB)")
 
 
+def _binned(r: dict | None) -> str:
+    return "n/a" if r is None else f"{r['sum']:.0f}"
+
+
 def _ratio(a, b, key):
     if not a or not b:
         return "n/a"
@@ -325,7 +329,7 @@ def main() -> None:
         results["3d"] = (ours, peer)
         print(f"3D 256^3, {n:.3g} events in RAM\n  bigmax: {fmt(ours)}\n  sed:    {fmt(peer)}\n"
               f"  ratio:  {_ratio(ours, peer, 'cpu')}, {_ratio(ours, peer, 'wall')}; "
-              f"binned {ours and ours['sum']:.0f} vs {peer and peer['sum']:.0f}", flush=True)
+              f"binned {_binned(ours)} vs {_binned(peer)}", flush=True)
     if "4d" in cases:
         axes4 = [("X", 100, (0, 1500)), ("Y", 100, (0, 1500)), ("t", 100, (1.25e5, 1.56e5)),
                  ("ADC", 100, (500, 7500))]
@@ -336,7 +340,7 @@ def main() -> None:
         results["4d"] = (ours, peer)
         print(f"4D 100^4, {n:.3g} events in RAM\n  bigmax: {fmt(ours)}\n  sed:    {fmt(peer)}\n"
               f"  ratio:  {_ratio(ours, peer, 'cpu')}, {_ratio(ours, peer, 'wall')}; "
-              f"binned {ours and ours['sum']:.0f} vs {peer and peer['sum']:.0f}", flush=True)
+              f"binned {_binned(ours)} vs {_binned(peer)}", flush=True)
     if "workflow" in cases:
         pipe, axes = workflow_pipeline(paths["raw"])
         spec = {"source": "ram", "folder": str(paths["raw"]), "columns": ["X", "Y", "t", "ADC"],
@@ -364,9 +368,9 @@ def main() -> None:
                 "events": nb, "threads": args.threads}
         ours = run_worker(sys.executable, "ours", spec)
         results["big"] = (ours, None)
-        rss = ours and (ours["base_rss"] + ours["peak_extra"]) / 1e9
+        rss = "n/a" if not ours else f"{(ours['base_rss'] + ours['peak_extra']) / 1e9:.2f}"
         print(f"3D 256^3 from {len(files)} Parquet files ({nb:.3g} events, page cache dropped)\n"
-              f"  bigmax: {fmt(ours)}; peak RSS {rss:.2f} GB", flush=True)
+              f"  bigmax: {fmt(ours)}; peak RSS {rss} GB", flush=True)
     print(f"load after: {open('/proc/loadavg').read().split()[:3]}")
     if not args.keep:
         import shutil
