@@ -263,7 +263,7 @@ def _cell_label_range(starts, lab):
 
 
 @numba.njit(cache=True, parallel=True)
-def _erode(xyz, cand, labels, shell, starts, near, lo, h, dims, span, e2):
+def _erode(xyz, cand, labels, shell, starts, lo, h, dims, span, e2):
     """Unlabel candidate ions within sqrt(e2) of a shell (unclustered) ion."""
     nx, ny, nz = dims[0], dims[1], dims[2]
     inv = 1.0 / h
@@ -277,8 +277,6 @@ def _erode(xyz, cand, labels, shell, starts, near, lo, h, dims, span, e2):
         if fx < 0.0 or fy < 0.0 or fz < 0.0 or fx >= nx or fy >= ny or fz >= nz:
             continue
         cx, cy, cz = int(fx), int(fy), int(fz)
-        if not near[(cx * ny + cy) * nz + cz]:
-            continue
         hit = False
         for x2 in range(max(cx - span, 0), min(cx + span + 1, nx)):
             gx = _gap(px, lo[0] + x2 * h, h)
@@ -308,15 +306,19 @@ def _erode(xyz, cand, labels, shell, starts, near, lo, h, dims, span, e2):
             labels[cand[t]] = -1
 
 
-def _search_grid(points: np.ndarray, radius: float, max_cells: int | None = None):
+def _search_grid(
+    points: np.ndarray, radius: float, max_cells: int | None = None, want_near: bool = True
+):
     """Cell list with cells of radius / _SPAN, and the cells within ``radius`` of a point."""
     from scipy.ndimage import maximum_filter
 
     cap = max(8 * len(points), 1 << 22) if max_cells is None else max_cells
     order, starts, lo, cell, dims = cell_list(points, radius / _SPAN, pad=radius, max_cells=cap)
     span = int(np.ceil(radius / cell - 1e-9))
-    occupied = (np.diff(starts) > 0).reshape(tuple(dims))
-    near = maximum_filter(occupied, size=2 * span + 1, mode="constant").ravel()
+    near = None
+    if want_near:
+        occupied = (np.diff(starts) > 0).reshape(tuple(dims))
+        near = maximum_filter(occupied, size=2 * span + 1, mode="constant").ravel()
     return order, starts, near, lo, cell, dims, span
 
 
@@ -349,7 +351,7 @@ def envelope_erode(
         return
     cs_all = np.asarray(xyz[core])
     order, starts, _near, lo, cell, dims, span = _search_grid(
-        cs_all, envelope, max_cells=max(8 * len(core), 1 << 24)
+        cs_all, envelope, max_cells=max(8 * len(core), 1 << 24), want_near=False
     )
     cs = np.ascontiguousarray(cs_all[order])
     clab = labels[core][order]
@@ -373,9 +375,9 @@ def envelope_erode(
     if len(shell_idx) == 0:
         return
     sh = np.asarray(xyz[shell_idx])
-    order, starts, near, lo, cell, dims, span = _search_grid(sh, erosion)
+    order, starts, _near, lo, cell, dims, span = _search_grid(sh, erosion, want_near=False)
     sh = np.ascontiguousarray(sh[order])
-    _erode(xyz, cand, labels, sh, starts, near, lo, cell, dims, span, erosion**2)
+    _erode(xyz, cand, labels, sh, starts, lo, cell, dims, span, erosion**2)
 
 
 # ---------------------------------------------------------------- parameter choice

@@ -277,11 +277,24 @@ def cell_list(
     """
     lo, cell, dims = grid(points, cell, pad, max_cells)
     ids = _cell_of(points, lo, 1.0 / cell, dims)
-    order = np.argsort(ids, kind="stable")
     counts = np.bincount(ids, minlength=int(np.prod(dims)))
     starts = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=starts[1:])
+    del counts
+    order = _counting_order(ids, starts)
     return order, starts, lo, cell, dims
+
+
+@numba.njit(cache=True)
+def _counting_order(ids, starts):
+    """Stable order of ``ids`` by value, given the cumulative counts (O(n), no sort)."""
+    fill = starts[:-1].copy()
+    order = np.empty(ids.shape[0], np.int64)
+    for i in range(ids.shape[0]):
+        c = ids[i]
+        order[fill[c]] = i
+        fill[c] += 1
+    return order
 
 
 @numba.njit(cache=True, parallel=True)
