@@ -178,3 +178,12 @@ def test_nan_positions_are_refused_or_skipped():
     for assignment in ("cic", "ngp"):
         f = voxelize(xyz, sp, ["Fe"], bounds=[[0, 2], [0, 2], [0, 2]], assignment=assignment)
         assert float(f.sum()) == pytest.approx(2.0)
+
+
+def test_max_distance_only_drops_far_points(spec, comp):
+    mesh = isosurface(comp, 0.2, species="Cu")
+    full = signed_distance(mesh, spec.xyz[:50_000])
+    cut = signed_distance(mesh, spec.xyz[:50_000], max_distance=2.0)
+    near = np.abs(full) <= 2.0
+    assert np.array_equal(cut[near], full[near])
+    assert np.all(np.isnan(cut) | (np.abs(cut) < 6))

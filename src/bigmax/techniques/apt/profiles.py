@@ -130,18 +130,36 @@ def cylinder_profile(
     return _table(t, sp, list(species_names), edges, "distance")
 
 
-def signed_distance(mesh, points: np.ndarray, chunk: int = 1 << 21) -> np.ndarray:
-    """Signed distance (nm) of ``points`` to ``mesh``: positive inside the enriched region."""
+def signed_distance(
+    mesh, points: np.ndarray, max_distance: float | None = None, chunk: int = 1 << 21
+) -> np.ndarray:
+    """Signed distance (nm) of ``points`` to ``mesh``: positive inside the enriched region.
+
+    With ``max_distance``, points farther than that from every vertex (plus the longest mesh
+    edge, so no point within ``max_distance`` of the surface is lost) get NaN; the KD-tree
+    search stops early for them, which is what makes proxigrams of 10^7 ions fast.
+    """
     from scipy.spatial import cKDTree
 
     if len(mesh.vertices) == 0:
         raise ProfileError("the mesh has no vertices")
-    tree = cKDTree(mesh.vertices.astype(np.float64))
+    verts = mesh.vertices.astype(np.float64)
+    tree = cKDTree(verts)
+    bound = np.inf
+    if max_distance is not None:
+        f = mesh.faces
+        edge = max(float(np.linalg.norm(verts[f[:, a]] - verts[f[:, b]], axis=1).max())
+                   for a, b in ((0, 1), (1, 2), (2, 0))) if len(f) else 0.0
+        bound = float(max_distance) + edge
     out = np.empty(len(points), dtype=np.float32)
     for a in range(0, len(points), chunk):
         p = np.asarray(points[a:a + chunk], dtype=np.float64)
-        _, i = tree.query(p)
-        out[a:a + len(p)] = -np.einsum("ij,ij->i", p - mesh.vertices[i], mesh.normals[i])
+        dist, i = tree.query(p, distance_upper_bound=bound, workers=-1)
+        hit = np.isfinite(dist)
+        d = np.full(len(p), np.nan, dtype=np.float32)
+        ih = i[hit]
+        d[hit] = -np.einsum("ij,ij->i", p[hit] - verts[ih], mesh.normals[ih])
+        out[a:a + len(p)] = d
     return out
 
 
@@ -164,7 +182,7 @@ def proxigram(
         raise ProfileError(f"range_nm must be (lo, hi) with lo < hi, got {range_nm}")
     if not bin_width > 0:
         raise ProfileError(f"bin_width must be > 0 nm, got {bin_width}")
-    d = signed_distance(mesh, xyz)
+    d = signed_distance(mesh, xyz, max_distance=max(abs(lo), abs(hi)))
     n_bins = max(1, int(round((hi - lo) / bin_width)))
     edges = np.linspace(lo, hi, n_bins + 1)
     return _table(d, np.asarray(species), list(species_names), edges, "distance")
