@@ -9,7 +9,8 @@ printed too.
 
 Reads, each after one warm-up pass (page cache warm; the box cannot drop caches for us):
 
-- ours, Parquet store: ``open_events(store).iter_chunks(columns)``, all 6 columns, and X/Y/t/ADC;
+- ours, Parquet store: ``open_events(store).iter_chunks(columns)``, all 6 columns (default
+  read-ahead of one chunk, and ``prefetch=2``: two reader threads), and X/Y/t/ADC;
 - ours, METIS HDF5 directly, all 6 columns;
 - sed (peer, in its own venv, in a subprocess): the ``mpes`` loader on the same HDF5 files
   (``read_dataframe`` -> dask DataFrame, then every partition materialised with
@@ -103,14 +104,14 @@ def make_metis(n: int, n_files: int, folder: Path) -> list[Path]:
     return paths
 
 
-def ours(path, columns, chunk_events=2**22) -> dict:
+def ours(path, columns, chunk_events=2**22, prefetch=1) -> dict:
     from bigmax.techniques.mpes.events import open_events
 
     def once():
         w, c = time.perf_counter(), time.process_time()
         src = open_events(path)
         n = 0
-        for chunk in src.iter_chunks(columns, chunk_events=chunk_events):
+        for chunk in src.iter_chunks(columns, chunk_events=chunk_events, prefetch=prefetch):
             n += len(chunk)
         return n, time.perf_counter() - w, time.process_time() - c
 
@@ -157,6 +158,7 @@ def main() -> None:
         )
     rows = {
         "ours Parquet, 6 columns": ours(store, ALL),
+        "ours Parquet, 6 columns, 2 reader threads": ours(store, ALL, prefetch=2),
         "ours Parquet, X/Y/t/ADC": ours(store, FOUR),
         "ours METIS HDF5, 6 columns": ours(h5, ALL),
     }

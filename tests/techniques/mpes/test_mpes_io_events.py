@@ -264,3 +264,20 @@ def test_sources_pickle_without_their_data(path):
     after = pickle.loads(blob).read()
     for c in before:
         np.testing.assert_array_equal(before[c], after[c])
+
+
+def test_parallel_read_ahead_keeps_order(tmp_path):
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        n = 1000 + 500 * i
+        table = pa.table({"X": rng.integers(0, 2048, n).astype(np.uint16)})
+        pq.write_table(table, tmp_path / f"f{i}.parquet", row_group_size=256)
+    src = open_events(tmp_path)
+    seq = list(src.iter_chunks(chunk_events=300, prefetch=False))
+    par = list(src.iter_chunks(chunk_events=300, prefetch=3))
+    assert [(c.file_index, c.event_offset) for c in par] == [
+        (c.file_index, c.event_offset) for c in seq
+    ]
+    for a, b in zip(seq, par, strict=True):
+        assert b["X"].dtype == np.uint16
+        np.testing.assert_array_equal(a["X"], b["X"])

@@ -45,6 +45,8 @@ __all__ = [
 
 #: Default events per chunk (4 Mi: 16-50 MB for 4-12 bytes per event).
 DEFAULT_CHUNK_EVENTS = 2**22
+#: Formats whose chunks several threads may read at once (each through its own reader).
+_SHAREABLE = frozenset({"parquet", "metis", "hdf5", "csv"})
 
 
 @dataclass
@@ -269,17 +271,24 @@ class EventSource:
         self,
         columns: Sequence[str] | None = None,
         chunk_events: int = DEFAULT_CHUNK_EVENTS,
-        prefetch: bool = True,
+        prefetch: bool | int = True,
     ) -> Iterator[Chunk]:
         """Chunks of about ``chunk_events`` events, in file and event order, each read once.
 
-        With ``prefetch`` one background thread reads the next chunk while the caller works
-        on the current one (h5py, pyarrow and numba release the GIL), so decoding overlaps
-        binning; memory holds at most two chunks.
+        ``prefetch`` is the read-ahead depth (True = 1, False = 0). With depth 1 one background
+        thread reads the next chunk while the caller works on the current one (h5py, pyarrow
+        and numba release the GIL), so decoding overlaps binning. With depth >= 2, Parquet,
+        HDF5 and CSV chunks are read by that many threads at once, each with its own file
+        handles (what a pure read or conversion wants on a multi-core box). Memory holds at
+        most depth + 1 chunks.
         """
         names = self.check_columns(columns)
         if int(chunk_events) < 1:
             raise ValueError(f"chunk_events must be >= 1, got {chunk_events!r}")
+        depth = 1 if prefetch is True else max(0, int(prefetch))
+        if depth >= 2 and all(f.format in _SHAREABLE for f in self.files):
+            yield from self._parallel_chunks(names, int(chunk_events), depth)
+            return
         tasks = [
             (k, a, b)
             for k, f in enumerate(self.files)
@@ -292,7 +301,7 @@ class EventSource:
             data = _cast(self.files[k].read(a, b, names), self.columns)
             return Chunk(data=data, file_index=self.file_indices[k], event_offset=a)
 
-        if not prefetch or len(tasks) < 2:
+        if depth == 0 or len(tasks) < 2:
             for i, (k, _, _) in enumerate(tasks):
                 try:
                     yield load(i)
@@ -314,6 +323,33 @@ class EventSource:
         finally:
             if pending is not None:
                 pending.cancel()
+            pool.shutdown(wait=True)
+
+    def _parallel_chunks(self, names: list[str], chunk_events: int, depth: int):
+        """Chunks in order, read by ``depth`` threads through per-thread readers."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        parts = self.partitions(chunk_events)
+
+        def load(i: int) -> Chunk:
+            chunk = read_partition(parts[i], names)
+            chunk.data = _cast(chunk.data, self.columns)
+            return chunk
+
+        pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="mpes-read")
+        queue = deque(pool.submit(load, i) for i in range(min(depth, len(parts))))
+        nxt = len(queue)
+        try:
+            while queue:
+                chunk = queue.popleft().result()
+                if nxt < len(parts):
+                    queue.append(pool.submit(load, nxt))
+                    nxt += 1
+                yield chunk
+        finally:
+            for fut in queue:
+                fut.cancel()
             pool.shutdown(wait=True)
 
     def read(self, columns: Sequence[str] | None = None) -> dict[str, np.ndarray]:
