@@ -167,3 +167,17 @@ def test_momentum_and_filter_hypothesis(xc, scale, rot, lo, hi, seed):
     got = bin_events(raw, [ax], pipe, chunk_events=1001).values
     ref = np.histogram(out["kx"][out["kx"] < 5], ax.edges_array())[0]
     np.testing.assert_array_equal(got, ref)
+
+
+def test_nan_and_inf_events_are_dropped_safely():
+    raw = {"X": np.array([np.nan, np.inf, -np.inf, 500.0, 1e300]),
+           "Y": np.array([10.0, np.nan, 5.0, 500.0, -1e300]),
+           "t": np.full(5, 1e5), "ADC": np.full(5, 2000.0)}
+    pipe = _pipeline()
+    got = bin_events(raw, AXES, pipe)
+    ref = pipe.apply(raw)
+    inside = np.ones(len(ref["kx"]), bool)
+    for a in AXES:
+        e = a.edges_array()
+        inside &= (ref[a.name] >= e[0]) & (ref[a.name] < e[-1])
+    assert int(got.sum()) == int(inside.sum()) == 1

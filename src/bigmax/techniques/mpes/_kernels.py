@@ -71,11 +71,11 @@ def _u01(key, n):
 def _bilinear(f, fx, fy):
     nx = f.shape[0]
     ny = f.shape[1]
-    if fx < 0.0:
+    if not fx > 0.0:  # NaN too: never index with int(NaN)
         fx = 0.0
     elif fx > nx - 1.0:
         fx = nx - 1.0
-    if fy < 0.0:
+    if not fy > 0.0:
         fy = 0.0
     elif fy > ny - 1.0:
         fy = ny - 1.0
@@ -245,13 +245,7 @@ def make_plan(pipeline: Pipeline | None, axes, sed_compatible: bool, weighted: b
         lo, hi = p(edges[0]), p(edges[-1])
         body.append(f"{ind}if not ({v} >= {lo} and {v} {close} {hi}):")
         body.append(f"{ind}    continue")
-        if ax.regular and not sed_compatible:
-            # the fast path: floor((v - lo) * bins / (hi - lo)); [lo, hi) itself is exact
-            body.append(f"{ind}b = int(({v} - {lo}) * {p(nb / (edges[-1] - edges[0]))})")
-            last = i_(nb - 1)
-            body.append(f"{ind}if b > {last}:")
-            body.append(f"{ind}    b = {last}")
-        elif ax.regular:
+        if ax.regular:
             # numpy's answer: floor((v - lo) / width), then a look at the linspace edge
             # whenever v lies within rounding distance of one (rare, no load otherwise)
             width = (edges[-1] - edges[0]) / nb

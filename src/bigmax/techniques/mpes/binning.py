@@ -12,12 +12,12 @@ An :class:`Axis` has ``bins`` regular bins over ``range=(lo, hi)`` (edges
 falls in bin ``b`` when ``edges[b] <= v < edges[b + 1]``: every bin is half-open and the last
 edge is excluded, so adjacent cubes tile without double counting. NaN never counts.
 
-Regular bins are found by ``floor((v - lo) * bins / (hi - lo))`` after an exact [lo, hi) test
-(sed's kernel does the same), so a value within an ulp of an interior edge may fall on either
-side of numpy's linspace edge. ``sed_compatible=True`` compares such values with the edge
-itself and closes the last bin (``v == edges[-1]`` counts in it), which is
-``numpy.histogramdd``'s rule and sed's ``hist_mode="numpy"``; the result then equals
-``numpy.histogramdd`` bit for bit (arbitrary edges are exact in both modes). sed's own
+Regular bins are found by ``floor((v - lo) * bins / (hi - lo))``, and a value within rounding
+distance of an edge is compared with the linspace edge itself, so every value lands where
+``numpy.searchsorted`` on the edges puts it (sed's kernel uses the formula alone and can put
+values that sit exactly on an edge one bin low). ``sed_compatible=True`` also closes the last
+bin (``v == edges[-1]`` counts in it): ``numpy.histogramdd``'s rule, and sed's
+``hist_mode="numpy"``; the result then equals ``numpy.histogramdd`` bit for bit. sed's own
 ``bin_dataframe`` also reads its ``ranges`` as the centres of the first and last bins:
 :meth:`Axis.from_sed` makes the same axis.
 

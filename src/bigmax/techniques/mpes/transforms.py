@@ -433,8 +433,11 @@ def _apply_step(step, cols, index, file_index, keep) -> None:
 
 def _bilinear(field: np.ndarray, x: np.ndarray, y: np.ndarray, step) -> np.ndarray:
     nx, ny = field.shape
-    fx = np.clip((x - step.x0) / step.step, 0.0, nx - 1.0)
-    fy = np.clip((y - step.y0) / step.step, 0.0, ny - 1.0)
+    with np.errstate(invalid="ignore"):
+        fx = (x - step.x0) / step.step
+        fy = (y - step.y0) / step.step
+        fx = np.where(fx > 0.0, np.minimum(fx, nx - 1.0), 0.0)  # NaN -> 0, like the kernel
+        fy = np.where(fy > 0.0, np.minimum(fy, ny - 1.0), 0.0)
     ix = np.minimum(fx.astype(np.int64), nx - 2)
     iy = np.minimum(fy.astype(np.int64), ny - 2)
     tx, ty = fx - ix, fy - iy
