@@ -21,12 +21,12 @@ def _number(text: str, what: str) -> float:
         raise PlotArgumentError(f"{what}: {text!r} is not a number") from None
 
 
-def _slice_energy(spec: str) -> float:
-    """``E=-0.5``, ``energy=-0.5`` or ``-0.5``."""
+def _slice(spec: str) -> tuple[str, float]:
+    """``E=-0.5``, ``energy=-0.5`` or ``-0.5`` (energy); ``t=67000`` for any other dimension."""
     name, _, value = spec.rpartition("=")
-    if name and name.strip().lower() not in ("e", "energy"):
-        raise PlotArgumentError(f"--slice {spec!r}: expected E=VALUE (an energy in eV)")
-    return _number(value, f"--slice {spec!r}")
+    name = name.strip()
+    dim = "energy" if not name or name.lower() in ("e", "energy") else name
+    return dim, _number(value, f"--slice {spec!r}")
 
 
 def _region(spec: str) -> dict[str, tuple[float, float]]:
@@ -81,7 +81,9 @@ RangeOpt = Annotated[
 def plot_cmd(
     cube: Annotated[Path, typer.Argument(help="Cube file: .nxs, .zarr or .nc")],
     slice_: Annotated[
-        list[str] | None, typer.Option("--slice", help="kx-ky slice at E=VALUE (eV), repeatable")
+        list[str] | None, typer.Option(
+            "--slice", help="kx-ky slice at E=VALUE (eV), or DIM=VALUE of an uncalibrated cube "
+            "(e.g. t=67000); repeatable")
     ] = None,
     cut: Annotated[str | None, typer.Option("--cut", help="E-k cut along a path, e.g. G-K-M-G")]
     = None,
@@ -94,18 +96,20 @@ def plot_cmd(
     peaks: Annotated[int, typer.Option("--peaks", min=0, help="Fit and overlay N bands on the cut")]
     = 0,
     energy_range: RangeOpt = None,
-    width: Annotated[float, typer.Option("--width", help="Slice thickness in eV")] = 0.1,
+    width: Annotated[
+        float, typer.Option("--width", help="Slice thickness (eV, or the slice dimension's unit)")
+    ] = 0.1,
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file")] = Path("mpes.png"),
 ) -> None:
     """Draw kx-ky slices, an E-k cut (with fitted bands) and delay traces of a cube."""
     from bigmax.techniques.mpes.output import read_cube
     from bigmax.techniques.mpes.plots import overview
 
-    energies = [_slice_energy(s) for s in slice_ or []]
+    slices = [_slice(s) for s in slice_ or []]
     regions = [_region(t) for t in trace or []]
     pts = _points(point, lattice)
     data = read_cube(cube)
-    overview(data, slices=energies, cut=cut, traces=regions, points=pts, n_peaks=peaks,
+    overview(data, slices=slices, cut=cut, traces=regions, points=pts, n_peaks=peaks,
              energy_range=_range(energy_range), width=width, out=out)
     typer.echo(f"wrote {out}")
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bigmax.cli import app
-from bigmax.cli_mpes_plot import PlotArgumentError, _region, _slice_energy
+from bigmax.cli_mpes_plot import PlotArgumentError, _region, _slice
 from bigmax.techniques.mpes.binning import Axis, bin_events
 from bigmax.techniques.mpes.output import write_nxmpes, write_zarr
 from bigmax.techniques.mpes.plots import PlotError, overview, plot_cut, plot_slice, plot_trace
@@ -92,8 +92,10 @@ def test_cli_bands_every_k_from_zarr(cube_and_truth, tmp_path):
 
 
 def test_cli_errors_are_one_line(cube_file, tmp_path):
-    res = runner.invoke(app, ["mpes", "plot", str(cube_file), "--slice", "X=1"])
-    assert res.exit_code == 1 and "--slice" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["mpes", "plot", str(cube_file), "--slice", "Q=1"])
+    assert res.exit_code == 1 and "'Q'" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["mpes", "plot", str(cube_file), "--slice", "E=x"])
+    assert res.exit_code == 1 and "--slice" in res.output
     res = runner.invoke(app, ["mpes", "plot", str(tmp_path / "none.nxs"), "--slice", "E=0"])
     assert res.exit_code == 1 and "none.nxs" in res.output
     res = runner.invoke(app, ["mpes", "plot", str(cube_file), "--cut", "G-Q", "--lattice", "3"])
@@ -103,8 +105,25 @@ def test_cli_errors_are_one_line(cube_file, tmp_path):
 @settings(max_examples=50, deadline=None)
 @given(spec=st.text(max_size=20))
 def test_bad_specs_raise_one_error(spec):
-    for parse in (_slice_energy, _region):
+    for parse in (_slice, _region):
         try:
             parse(spec)
         except PlotArgumentError as err:
             assert repr(spec)[1:-1][:5] in str(err) or spec == ""
+
+
+def test_plot_slices_an_uncalibrated_cube_along_tof(tmp_path):
+    # the real METIS sample binned in detector X, Y and TOF steps: a slice at t is an X-Y image
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "data/mpes/sed/tests/data/loader/mpes"
+    cube = tmp_path / "raw.nxs"
+    res = runner.invoke(app, ["mpes", "bin", str(src / "Scan0030_2.h5"), "--axis",
+                              "X:0:1500:50", "--axis", "Y:0:1500:50", "--axis",
+                              "t:130000:170000:40", "-o", str(cube)])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "slice.png"
+    res = runner.invoke(app, ["mpes", "plot", str(cube), "--slice", "t=135000", "--width",
+                              "4000", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert _is_png(out)

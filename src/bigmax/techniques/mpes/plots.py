@@ -163,13 +163,17 @@ def plot_trace(cube, region: Mapping[str, tuple[float, float]] | None = None, *,
     return ax
 
 
-def overview(cube, *, slices: Sequence[float] = (), cut: str | Sequence | None = None,
+def overview(cube, *, slices: Sequence[float | tuple[str, float]] = (),
+             cut: str | Sequence | None = None,
              traces: Sequence[Mapping[str, tuple[float, float]]] = (),
              points: Mapping[str, tuple[float, float]] | None = None, n_peaks: int = 0,
              energy_range: tuple[float, float] | None = None, width: float = 0.1,
              truth: Any = None, out=None, dpi: int = 120):
     """One figure with a panel per slice, the cut and one panel of delay traces; saved to
-    ``out`` (PNG) when given. Returns the figure."""
+    ``out`` (PNG) when given. Returns the figure.
+
+    A slice is an energy, or ``(dimension, value)`` to slice along another dimension (the
+    TOF axis ``t`` of an uncalibrated cube)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -181,7 +185,8 @@ def overview(cube, *, slices: Sequence[float] = (), cut: str | Sequence | None =
     fig, axs = plt.subplots(1, n, figsize=(4.6 * n, 4.2), squeeze=False)
     axs = list(axs[0])
     for e in slices:
-        plot_slice(cube, e, width=width, ax=axs.pop(0))
+        dim, value = e if isinstance(e, tuple) else ("energy", e)
+        plot_slice(cube, value, width=width, energy_dim=dim, ax=axs.pop(0))
     if cut is not None:
         plot_cut(cube, cut, points=points, n_peaks=n_peaks, energy_range=energy_range,
                  truth=truth, ax=axs.pop(0))
