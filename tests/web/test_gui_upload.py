@@ -131,6 +131,8 @@ def test_datasets_from_search_to_citation(gui, live):
         == set(ids)
     page.once("dialog", lambda d: d.accept())
     page.click("#freeze")
+    # the toast says "Frozen", or why not (an API error shows its message there)
+    expect(page.locator(".toast").last).to_contain_text("Frozen")
     expect(page.locator("#about")).to_contain_text("bigmax:ds/")
     expect(page.locator("#dataset-badges")).to_have_text("frozen")
     gui.screenshot("dataset")
