@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bigmax.cli_apt import apt_app, friendly
+from bigmax.cli_shared import write_table
 
 FileArg = Annotated[Path, typer.Argument(help="Ion file: .pos, .epos, .apt, .ato, NXapm .h5")]
 RangesOpt = Annotated[Path, typer.Option("--ranges", "-r", help="Range file (rrng, rng, env)")]
@@ -60,16 +61,6 @@ def _load(file: Path, ranges: Path, names: str, what: str, bar, task):
     codes = [ion_names.index(s) for s in wanted]
     bar.advance(task)
     return np.asarray(xyz), species, ion_names, codes
-
-
-def _write_table(frame, out: Path) -> None:
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(out, index=False)
-    elif suffix in (".parquet", ".pq"):
-        frame.to_parquet(out, index=False)
-    else:
-        raise ValueError(f"--out {out}: use a .csv or .parquet file name")
 
 
 def _warn_lines(caught) -> None:
@@ -175,7 +166,7 @@ def clusters_cmd(
         bar.advance(task)
         bar.update(task, description="writing")
         if out is not None:
-            _write_table(table, out)
+            write_table(table, out)
         if labels_out is not None:
             np.save(labels_out, model.labels_)
         if plot is not None:
@@ -233,7 +224,7 @@ def knn_cmd(
         bar.advance(task)
         bar.update(task, description="writing")
         if out is not None:
-            _write_table(knn.histogram(), out)
+            write_table(knn.histogram(), out)
         suggested = knn.separation(min(3, k))[0]
         if plot is not None:
             plot_knn(knn, suggested, plot, f"{file.name}: {solutes} kNN vs random labels")
@@ -288,7 +279,7 @@ def rdf_cmd(
         )
         bar.advance(task)
         if out is not None:
-            _write_table(res.table, out)
+            write_table(res.table, out)
         if plot is not None:
             import matplotlib
 

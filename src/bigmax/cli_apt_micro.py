@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bigmax.cli_apt import apt_app, friendly
+from bigmax.cli_shared import write_table
 
 FileArg = Annotated[Path, typer.Argument(help="Ion file: .pos, .epos, .apt, .ato, NXapm .h5")]
 RangesOpt = Annotated[Path, typer.Option("--ranges", "-r", help="Range file (rrng, rng, env)")]
@@ -72,16 +73,6 @@ def _species(name: str, names: list[str], ranges: Path) -> int:
     if name not in names:
         raise CliInputError(f"--species {name!r} is not an ion of {ranges} ({', '.join(names)})")
     return names.index(name)
-
-
-def _write_table(frame, out: Path) -> None:
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(out, index=False)
-    elif suffix in (".parquet", ".pq"):
-        frame.to_parquet(out, index=False)
-    else:
-        raise CliInputError(f"--out {out}: use a .csv or .parquet file name")
 
 
 def _plot_profile(frame, names, title, path: Path, xlabel: str) -> None:
@@ -194,7 +185,7 @@ def proxigram_cmd(
         frame = proxigram(xyz, sp, names, mesh, bin_width=bin_width, range_nm=(lo, hi))
         bar.advance(task)
     if out is not None:
-        _write_table(frame, out)
+        write_table(frame, out)
     if mesh_out is not None:
         write_mesh(mesh_out, mesh)
     if plot is not None:
@@ -241,7 +232,7 @@ def profile_cmd(
                                  ions_per_bin=ions_per_bin)
         bar.advance(task)
     if out is not None:
-        _write_table(frame, out)
+        write_table(frame, out)
     if plot is not None:
         _plot_profile(frame, names, f"{file.name}: cylinder profile", plot,
                       "distance along cylinder (nm)")
@@ -324,7 +315,7 @@ def segment_cmd(
     frame.insert(0, "voxel_fraction", est.phase_fraction_)
     frame.insert(0, "phase", range(est.n_phases_))
     if out is not None:
-        _write_table(frame, out)
+        write_table(frame, out)
     if labels_out is not None:
         if labels_out.suffix.lower() == ".zarr":
             labels.to_dataset().to_zarr(labels_out, mode="w")

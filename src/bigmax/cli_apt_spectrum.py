@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from bigmax.cli_apt import apt_app, friendly
+from bigmax.cli_shared import write_table
 
 CHUNK = 1 << 23
 
@@ -219,22 +220,12 @@ def range_cmd(
     write_rrng(out, range_table)
     typer.echo(f"wrote {out} ({len(range_table)} ranges, ions: {', '.join(range_table.ions)})")
     if table is not None:
-        _write_table(frame, table)
+        write_table(frame, table)
         typer.echo(f"wrote {table}")
     if png is not None:
         _save_plot(spectrum, range_table, True, png, title=f"{file.name}: {out.name}",
                    xmax=float(range_table.hi.max()) + 5.0)  # fmt: skip
         typer.echo(f"wrote {png}")
-
-
-def _write_table(frame, path: Path) -> None:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif suffix in (".csv", ".txt"):
-        frame.to_csv(path, index=False)
-    else:
-        raise ValueError(f"{path}: write tables as .csv or .parquet, not {suffix or 'no suffix'}")
 
 
 @apt_app.command("composition")
@@ -283,7 +274,7 @@ def composition_cmd(
     typer.echo(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     typer.echo(f"ranged fraction {result.attrs['ranged_fraction']:.4f} of {counts.n_ions} ions")
     if out is not None:
-        _write_table(result, out)
+        write_table(result, out)
         typer.echo(f"wrote {out}")
     if png is not None:
         _bar_chart(result, png, f"{file.name} ({ranges.name})")

@@ -8,11 +8,12 @@ knows nothing of the archive itself.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bigmax.cli_shared import friendly as _friendly
 
 learn_app = typer.Typer(
     help="Learn properties from structures: descriptors + kernel ridge regression or a GP.",
@@ -29,18 +30,6 @@ _STRUCTURE_NAMES = ("geometry.in", "geometry.xyz", "POSCAR", "CONTCAR", "structu
 
 class LearnInputError(ValueError):
     """A table, column, file or model that ``bigmax learn`` cannot use."""
-
-
-def _friendly(func):
-    """bigmax.cli's error handling, looked up at call time (cli imports this module)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from bigmax.cli import _friendly as friendly
-
-        return friendly(func)(*args, **kwargs)
-
-    return wrapper
 
 
 # -- inputs -----------------------------------------------------------------------------------

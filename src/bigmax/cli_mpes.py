@@ -7,26 +7,14 @@ this file. Heavy libraries are imported inside the command functions, so start-u
 
 from __future__ import annotations
 
-import functools
-
 import typer
+
+from bigmax.cli_shared import friendly  # noqa: F401  (the topic modules import it from here)
 
 mpes_app = typer.Typer(
     help="Multidimensional photoemission: event files to calibrated, binned band-structure cubes.",
     no_args_is_help=True,
 )
-
-
-def friendly(func):
-    """bigmax.cli's error handling, looked up at call time (cli imports this module)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from bigmax.cli import _friendly
-
-        return _friendly(func)(*args, **kwargs)
-
-    return wrapper
 
 
 # Topic modules register their commands on import (one line each).
