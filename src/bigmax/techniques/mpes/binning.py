@@ -381,24 +381,12 @@ def _sum_hists(*parts):
 
 
 def _resolve_scheduler(scheduler: Any) -> Any:
-    if scheduler is None:
-        scheduler = os.environ.get("BIGMAX_DASK_SCHEDULER") or None
-    if scheduler is None or scheduler == "":
-        return None
-    if isinstance(scheduler, str):
-        if scheduler in ("threads", "processes", "synchronous", "sync", "single-threaded"):
-            return scheduler
-        if "://" in scheduler or ":" in scheduler:
-            from distributed import Client
+    from bigmax.compute import SchedulerError, resolve_scheduler
 
-            client = Client(scheduler, set_as_default=False)
-            client._bigmax_owned = True  # made here, closed after the computation
-            return client
-        raise BinningError(
-            f"scheduler {scheduler!r}: expected 'threads', 'processes', 'synchronous' or a "
-            "dask.distributed address such as tcp://host:8786"
-        )
-    return scheduler  # a dask.distributed Client
+    try:
+        return resolve_scheduler(scheduler)
+    except SchedulerError as err:
+        raise BinningError(str(err)) from None
 
 
 def _dask_bin(src, plan, weights_col, size, weighted, chunk_events, scheduler, progress):
