@@ -34,6 +34,11 @@ for _ in $(seq 600); do  # the demo ingest takes a while on 2 cores
   sleep 0.5
 done
 
+# The validator tests each property's filters on a test entry it scrapes at random; when that
+# is one of the demo's formula-only entries (the octet binaries: no atoms, so
+# nperiodic_dimensions is null) it skips that property. Such a run is repeated (exit 3 below),
+# so that every MUST-queryable property is checked in one run; real failures end at once.
+check() {
 "$BIN/optimade-validator" --json "$URL" > "$TMP/result.json" || true
 "$BIN/optimade-validator" -v "$URL" > "$TMP/verbose.log" 2>&1 || true
 "$PY" - "$TMP/result.json" "$TMP/verbose.log" <<'PYEOF'
@@ -59,9 +64,18 @@ for kind in ("failure", "internal_failure"):
         print(f"{kind}: {message}")
 if result.get("failure_count") != 0 or result.get("internal_failure_count") != 0:
     ok = False
+print("OPTIMADE validator: " + ("PASS" if ok and not missing else "FAIL"))
 if missing:
     print(f"per-property filter checks did not pass for: {', '.join(missing)}")
-    ok = False
-print("OPTIMADE validator: " + ("PASS" if ok else "FAIL"))
+    sys.exit(3 if ok else 1)
 sys.exit(0 if ok else 1)
 PYEOF
+}
+
+for attempt in 1 2 3 4; do
+  status=0
+  check || status=$?
+  [ "$status" -eq 3 ] || exit "$status"
+  echo "attempt $attempt: the validator's test entry left a property untested; again"
+done
+exit 1
