@@ -19,6 +19,7 @@ J. Chem. Phys. 158, 234802 (2023).
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,7 +112,7 @@ def create_features(
 # -- the shared base --------------------------------------------------------------------------
 
 
-class _DscribeTransformer(TransformerMixin, BaseEstimator):
+class _DscribeTransformer(TransformerMixin, BaseEstimator, ABC):
     """Fit learns species and periodicity, transform checks and computes in parallel."""
 
     #: Subclasses that need a periodic cell (sine, Ewald).
@@ -119,8 +120,9 @@ class _DscribeTransformer(TransformerMixin, BaseEstimator):
     #: Whether transform returns one row per atom.
     _per_atom = False
 
-    def _make(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _make(self) -> Any:
+        """The dscribe descriptor for the fitted species and parameters."""
 
     def _create_kwargs(self) -> dict:
         return {}

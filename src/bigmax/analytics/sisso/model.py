@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,7 +110,7 @@ def _fmt(x: float) -> str:
     return f"{x:.8g}"
 
 
-class _Base:
+class _Base(ABC):
     kind = "base"
 
     def __init__(
@@ -190,8 +191,9 @@ class _Base:
         exprs = [Expression.from_rpn(x["rpn"], names, units) for x in d["descriptors"]]
         return exprs, names, unit_strs
 
-    def to_dict(self) -> dict:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def to_dict(self) -> dict:
+        """The model as plain JSON data (``load_model`` reads it back)."""
 
     def __reduce__(self):
         # pickle through the JSON form: expressions travel as RPN and are rebuilt on load

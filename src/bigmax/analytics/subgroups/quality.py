@@ -18,6 +18,7 @@ estimate is optional (without one, branch and bound cannot prune and warns)::
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -121,7 +122,7 @@ class SubgroupStats:
         return self._cache["flat"]
 
 
-class Quality:
+class Quality(ABC):
     """Base class of quality functions (see the module docstring for a user-defined one).
 
     Attributes: ``name`` (shown in results), ``target`` ("numeric" or "binary": what the target
@@ -145,8 +146,9 @@ class Quality:
     def _prepare(self, y_sorted: np.ndarray) -> None:
         self.pop_ = SubgroupStats.population(y_sorted)
 
+    @abstractmethod
     def __call__(self, sg: SubgroupStats, pop: SubgroupStats) -> np.ndarray:
-        raise NotImplementedError
+        """The quality of each subgroup in ``sg`` against the population ``pop``."""
 
     # A subclass may define:
     # def optimistic_estimate(self, sg, pop, threshold=-np.inf) -> np.ndarray

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from abc import abstractmethod
 from typing import Annotated, Literal
 
 import numpy as np
@@ -53,9 +54,9 @@ class PipelineError(ValueError):
 class _Step(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    @abstractmethod
     def inputs(self) -> tuple[str, ...]:
         """Columns the step reads."""
-        raise NotImplementedError
 
     def outputs(self) -> tuple[str, ...]:
         """Columns the step writes (new or replaced)."""

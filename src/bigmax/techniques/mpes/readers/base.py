@@ -9,6 +9,7 @@ reader.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,7 +29,7 @@ class MPESFileWarning(UserWarning):
     """A broken or empty file was skipped; the message names the file and why."""
 
 
-class EventFileReader:
+class EventFileReader(ABC):
     """Base class: one event file, read lazily by event ranges and columns.
 
     Subclasses set ``format`` (a short name used in partitions and the CLI), fill
@@ -86,8 +87,9 @@ class EventFileReader:
                 )
         return {c: data[c] for c in names}
 
+    @abstractmethod
     def _read(self, start: int, stop: int, names: list[str]) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """Columns ``names`` of events [start, stop), as the file stores them."""
 
     def chunk_bounds(self, chunk_events: int) -> list[tuple[int, int]]:
         """Event ranges of at most about ``chunk_events`` that cover the file once, in order.
@@ -97,7 +99,7 @@ class EventFileReader:
         step = max(1, int(chunk_events))
         return [(a, min(a + step, self.n_events)) for a in range(0, self.n_events, step)]
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a no-op unless the reader holds handles)
         """Release open handles (readers reopen on the next read)."""
 
     def __repr__(self) -> str:

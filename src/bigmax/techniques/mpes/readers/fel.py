@@ -37,6 +37,7 @@ event count needs only one hit channel. Convert once to Parquet for repeated ana
 from __future__ import annotations
 
 import datetime as _dt
+from abc import abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -147,11 +148,13 @@ class _TableReader(_HDF5Reader):
             raise MPESFormatError(f"{self.path}: dataset {key!r} missing")
         return h5[key]
 
+    @abstractmethod
     def _count(self) -> int:
-        raise NotImplementedError
+        """Electrons in the file, counted without building the table."""
 
+    @abstractmethod
     def _build(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """The whole electron-resolved table (FEL files are converted once, on first read)."""
 
     def _read(self, start: int, stop: int, names: list[str]) -> dict[str, np.ndarray]:
         if self._table is None:
